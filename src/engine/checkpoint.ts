@@ -1,0 +1,71 @@
+/**
+ * Checkpoints: one safetensors file per checkpoint holding the whole state tree (params,
+ * EMA, optimizer moments…) plus a JSON `meta` document (step, RNG states, config) and a
+ * SHA-256 checksum of the tensor bytes. Files are written atomically; `latest.json` is
+ * updated only after the checkpoint file is complete, so "latest" is never half-written.
+ * Reading verifies the checksum and falls back to the previous checkpoint with a warning.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { UserError } from "./errors.js";
+import { decodeSafetensors, encodeSafetensors, treeToHost, writeFileAtomic, type TensorRecord } from "./safetensors.js";
+import type { ParamTree } from "./tree.js";
+
+export interface LoadedCheckpoint<M> {
+  file: string;
+  tensors: Map<string, TensorRecord>;
+  meta: M;
+}
+
+function checksum(tensors: Map<string, TensorRecord>): string {
+  const hash = createHash("sha256");
+  for (const [name, { shape, data }] of tensors) {
+    hash.update(`${name}:${shape.join("x")};`);
+    hash.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest("hex");
+}
+
+const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
+
+export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const tensors = await treeToHost(state);
+  const file = checkpointName(step);
+  writeFileAtomic(join(dir, file), encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) }));
+  writeFileAtomic(join(dir, "latest.json"), Buffer.from(JSON.stringify({ file, step }) + "\n"));
+  const old = listCheckpoints(dir).slice(0, -keep);
+  for (const name of old) unlinkSync(join(dir, name));
+  return join(dir, file);
+}
+
+export function listCheckpoints(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^ckpt-\d{8}\.safetensors$/.test(name))
+    .sort();
+}
+
+function readVerified<M>(path: string): LoadedCheckpoint<M> {
+  const file = decodeSafetensors(readFileSync(path), path);
+  const expected = file.metadata.checksum;
+  if (!expected || checksum(file.tensors) !== expected) throw new UserError(`${path}: checksum mismatch (corrupt checkpoint)`);
+  return { file: path, tensors: file.tensors, meta: JSON.parse(file.metadata.meta ?? "null") as M };
+}
+
+/**
+ * The newest checkpoint in `dir` that passes its checksum, or null when there is none.
+ * Corrupt or truncated files are skipped with a warning through `warn`.
+ */
+export function readLatestCheckpoint<M>(dir: string, warn: (message: string) => void = console.warn): LoadedCheckpoint<M> | null {
+  const candidates = listCheckpoints(dir).reverse();
+  for (const name of candidates) {
+    try {
+      return readVerified<M>(join(dir, name));
+    } catch (err) {
+      warn(`warning: skipping checkpoint ${join(dir, name)}: ${(err as Error).message}`);
+    }
+  }
+  return null;
+}

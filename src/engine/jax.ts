@@ -1,0 +1,35 @@
+/**
+ * The one place that sets up jax-js: Node 20 shims first (see platform.ts), then the wasm
+ * backend. Everything else imports jax-js through this module.
+ */
+import "./platform.js";
+import * as jax from "@jax-js/jax";
+
+export * from "@jax-js/jax";
+export type JaxArray = jax.Array;
+
+let ready: Promise<void> | null = null;
+
+/** Initialise the wasm backend once; safe to call from every entry point. */
+export function initEngine(): Promise<void> {
+  ready ??= (async () => {
+    const available = await jax.init("wasm");
+    if (!available.includes("wasm")) {
+      throw new Error("jax-js wasm backend is unavailable on this platform (WebAssembly with SIMD is required)");
+    }
+    jax.defaultDevice("wasm");
+  })();
+  return ready;
+}
+
+/** Copy an array to a Float32Array on the host without consuming it. */
+export async function toHost(x: jax.Array): Promise<Float32Array> {
+  const data = await x.ref.data();
+  return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+}
+
+/** Read a scalar (consumes the array). */
+export async function scalarOf(x: jax.Array): Promise<number> {
+  const data = await x.data();
+  return Number(data[0]);
+}

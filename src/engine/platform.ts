@@ -1,0 +1,81 @@
+/**
+ * Node 20 platform shims that jax-js needs, installed before `@jax-js/jax` is evaluated.
+ *
+ * - Iterator helpers (`Iterator.prototype.map` …) are used by jax-js (`einsum`, attention
+ *   helpers); Node 20 lacks them, so we load core-js's stable polyfill.
+ * - jax-js's wasm backend runs kernels on a pool of Web Workers created from a Blob URL
+ *   (`new Worker(blobUrl, { type: "module" })`, browser-style `self.onmessage`). Node 20 has
+ *   neither `Worker` nor `navigator`; without them jax-js silently runs single-threaded.
+ *   `BlobWorker` below adapts `worker_threads` to that browser interface.
+ *
+ * Thread count: `GRPO_GUARD_THREADS` (default: the number of CPUs, at most 8; `0` or `1`
+ * disables the pool). See docs/performance.md for why 2 workers beat 4 on a 2-core machine.
+ */
+import "core-js/actual/iterator/index.js";
+import { availableParallelism } from "node:os";
+import { resolveObjectURL } from "node:buffer";
+import { Worker as ThreadWorker } from "node:worker_threads";
+
+/** Worker body prelude: gives the evaluated browser-style source `self`, `postMessage`, `onmessage`. */
+const PRELUDE = `
+const { parentPort } = require("node:worker_threads");
+globalThis.self = globalThis;
+globalThis.postMessage = (data) => parentPort.postMessage(data);
+parentPort.once("message", (source) => {
+  (0, eval)(source);
+  parentPort.on("message", (data) => globalThis.onmessage && globalThis.onmessage({ data }));
+});
+`;
+
+type Listener = (event: { data?: unknown; message?: string }) => void;
+
+/** The subset of the Web Worker interface that jax-js's wasm pool uses, on worker_threads. */
+class BlobWorker {
+  onmessage: Listener | null = null;
+  onerror: Listener | null = null;
+  private readonly thread: ThreadWorker;
+  private pending: unknown[] | null = [];
+
+  constructor(url: string | URL) {
+    const blob = resolveObjectURL(String(url));
+    if (!blob) throw new Error(`grpo-guard worker shim: ${String(url)} is not a live Blob URL`);
+    this.thread = new ThreadWorker(PRELUDE, { eval: true });
+    this.thread.on("message", (data) => this.onmessage?.({ data }));
+    this.thread.on("error", (err) => this.onerror?.({ message: String(err) }));
+    void blob.text().then((source) => {
+      this.thread.postMessage(source);
+      for (const message of this.pending ?? []) this.thread.postMessage(message);
+      this.pending = null;
+    });
+  }
+
+  postMessage(data: unknown): void {
+    if (this.pending) this.pending.push(data);
+    else this.thread.postMessage(data);
+  }
+
+  terminate(): void {
+    void this.thread.terminate();
+  }
+}
+
+export function requestedThreads(): number {
+  const raw = process.env.GRPO_GUARD_THREADS;
+  if (raw === undefined || raw === "") return Math.min(8, availableParallelism());
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`GRPO_GUARD_THREADS must be a non-negative integer, got "${raw}"`);
+  }
+  return n;
+}
+
+const threads = requestedThreads();
+const globals = globalThis as Record<string, unknown>;
+if (threads > 1 && typeof globals.Worker === "undefined") {
+  globals.Worker = BlobWorker;
+  if (typeof globals.navigator === "undefined") {
+    globals.navigator = { hardwareConcurrency: threads };
+  } else {
+    Object.defineProperty(globals.navigator, "hardwareConcurrency", { value: threads, configurable: true });
+  }
+}

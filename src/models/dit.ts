@@ -1,0 +1,162 @@
+/**
+ * Patchified diffusion transformer (DiT, Peebles & Xie 2023) with adaLN modulation from
+ * (timestep embedding + prompt embedding), matching the canonical `dit-s` of
+ * shared/spec/benchmarks.md (B1) and the PyTorch reference model parameter for parameter:
+ * patch embed, learned positions, per block adaLN (scale/shift before attention and MLP),
+ * multi-head self-attention, GELU MLP, final LayerNorm + linear to patch pixels.
+ *
+ * Engine-driven layout choices (shared/spec/engine-notes.md §6): the token axis is padded
+ * from 49 to a multiple of 4 (pad keys masked out of attention) so jax-js keeps its SIMD
+ * matmul paths; q/k/v and the four adaLN outputs are separate matrices rather than one
+ * matmul followed by a split (a split's gradient becomes a padded sum).
+ */
+import { numpy as np, nn, random, type JaxArray } from "../engine/jax.js";
+import type { ParamTree } from "../engine/tree.js";
+import { initLinear, layerNorm, linear, promptEmbedding, timestepEmbedding, zeroLinear, type LinearParams } from "./layers.js";
+import type { ModelConfigBase, VelocityModel } from "./model.js";
+
+export interface DitConfig extends ModelConfigBase {
+  kind: "dit";
+  patch: number;
+  width: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  /** Sinusoidal timestep-embedding size. */
+  timeDim: number;
+  /** Init std of the prompt-embedding table (B2: 1.0 makes class conditioning learnable). */
+  promptInitStd: number;
+}
+
+interface BlockParams extends ParamTree {
+  scale1: LinearParams;
+  shift1: LinearParams;
+  scale2: LinearParams;
+  shift2: LinearParams;
+  q: LinearParams;
+  k: LinearParams;
+  v: LinearParams;
+  o: LinearParams;
+  fc1: LinearParams;
+  fc2: LinearParams;
+}
+
+export interface DitParams extends ParamTree {
+  embed: LinearParams;
+  pos: JaxArray;
+  time: LinearParams;
+  prompt: JaxArray;
+  blocks: BlockParams[];
+  out: LinearParams;
+}
+
+const roundUp4 = (n: number): number => Math.ceil(n / 4) * 4;
+
+export function ditGeometry(config: DitConfig): { tokens: number; paddedTokens: number; patchDim: number; grid: [number, number] } {
+  const [channels, height, width] = config.sampleShape;
+  if (height % config.patch !== 0 || width % config.patch !== 0) {
+    throw new Error(`dit: image ${height}×${width} is not divisible by patch ${config.patch}`);
+  }
+  const grid: [number, number] = [height / config.patch, width / config.patch];
+  const tokens = grid[0] * grid[1];
+  return { tokens, paddedTokens: roundUp4(tokens), patchDim: config.patch * config.patch * channels, grid };
+}
+
+export function createDit(config: DitConfig): VelocityModel<DitConfig> {
+  const { width: D, depth, heads, mlpRatio, patch, timeDim } = config;
+  if (D % heads !== 0) throw new Error(`dit: width ${D} is not divisible by heads ${heads}`);
+  const [C, H, W] = config.sampleShape;
+  const { tokens: T, paddedTokens: TP, patchDim, grid } = ditGeometry(config);
+  const headDim = D / heads;
+  const hidden = D * mlpRatio;
+
+  function init(key: JaxArray): DitParams {
+    const keys = random.split(key, 5 + depth * 10);
+    let i = 0;
+    const next = (): JaxArray => keys.ref.slice(i++);
+    const blocks: BlockParams[] = [];
+    for (let b = 0; b < depth; b++) {
+      blocks.push({
+        scale1: zeroLinear(D, D),
+        shift1: zeroLinear(D, D),
+        scale2: zeroLinear(D, D),
+        shift2: zeroLinear(D, D),
+        q: initLinear(next(), D, D),
+        k: initLinear(next(), D, D),
+        v: initLinear(next(), D, D),
+        o: initLinear(next(), D, D),
+        fc1: initLinear(next(), D, hidden),
+        fc2: initLinear(next(), hidden, D),
+      });
+    }
+    const params: DitParams = {
+      embed: initLinear(next(), patchDim, D),
+      pos: random.normal(next(), [T, D]).mul(0.02),
+      time: initLinear(next(), timeDim, D),
+      prompt: random.normal(next(), [config.vocab.length, D]).mul(config.promptInitStd),
+      blocks,
+      out: zeroLinear(D, patchDim),
+    };
+    keys.dispose();
+    return params;
+  }
+
+  /** [B, C, H, W] → [B, T, p·p·C] (row-major patches, channels last within a patch). */
+  function patchify(x: JaxArray): JaxArray {
+    const B = x.shape[0];
+    return x
+      .reshape([B, C, grid[0], patch, grid[1], patch])
+      .transpose([0, 2, 4, 3, 5, 1])
+      .reshape([B, T, patchDim]);
+  }
+
+  function unpatchify(tokens: JaxArray): JaxArray {
+    const B = tokens.shape[0];
+    return tokens
+      .reshape([B, grid[0], grid[1], patch, patch, C])
+      .transpose([0, 5, 1, 3, 2, 4])
+      .reshape([B, C, H, W]);
+  }
+
+  /** Additive attention bias: 0 for real keys, −1e9 for padding keys. */
+  function keyMask(): JaxArray {
+    const bias = new Float32Array(TP);
+    for (let t = T; t < TP; t++) bias[t] = -1e9;
+    return np.array(bias, { shape: [1, 1, 1, TP] });
+  }
+
+  function attention(p: BlockParams, a: JaxArray, B: number): JaxArray {
+    const split = (x: JaxArray): JaxArray => x.reshape([B, TP, heads, headDim]).transpose([0, 2, 1, 3]);
+    const q = split(linear(p.q, a.ref)).mul(1 / Math.sqrt(headDim));
+    const k = split(linear(p.k, a.ref));
+    const v = split(linear(p.v, a));
+    let scores = np.matmul(q, k.transpose([0, 1, 3, 2]));
+    if (TP !== T) scores = scores.add(keyMask());
+    const weights = nn.softmax(scores, -1);
+    const mixed = np.matmul(weights, v).transpose([0, 2, 1, 3]).reshape([B, TP, D]);
+    return linear(p.o, mixed);
+  }
+
+  function block(p: BlockParams, h: JaxArray, cond: JaxArray, B: number): JaxArray {
+    const mod = (l: LinearParams): JaxArray => linear(l, cond.ref).reshape([B, 1, D]);
+    const a = layerNorm(h.ref).mul(mod(p.scale1).add(1)).add(mod(p.shift1));
+    h = h.add(attention(p, a, B));
+    const m = layerNorm(h.ref).mul(mod(p.scale2).add(1)).add(mod(p.shift2));
+    cond.dispose();
+    return h.add(linear(p.fc2, nn.gelu(linear(p.fc1, m))));
+  }
+
+  function apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray): JaxArray {
+    const p = params as DitParams;
+    const B = x.shape[0];
+    const cond = nn.silu(linear(p.time, timestepEmbedding(s, timeDim)).add(promptEmbedding(p.prompt, tokens)));
+    let h = linear(p.embed, patchify(x)).add(p.pos.ref);
+    if (TP !== T) h = np.concatenate([h, np.zeros([B, TP - T, D])], 1);
+    for (const blockParams of p.blocks) h = block(blockParams, h, cond.ref, B);
+    cond.dispose();
+    if (TP !== T) h = h.slice([], [0, T]);
+    return unpatchify(linear(p.out, layerNorm(h)));
+  }
+
+  return { config, init, apply };
+}

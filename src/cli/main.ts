@@ -7,6 +7,7 @@ import { UserError } from "../engine/errors.js";
 import { registerPretrain } from "./commands/pretrain.js";
 import { registerTrainClassifier } from "./commands/train-classifier.js";
 import { registerSample } from "./commands/sample.js";
+import { registerStart } from "./commands/start.js";
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ program
 registerPretrain(program);
 registerTrainClassifier(program);
 registerSample(program);
+registerStart(program);
 
 async function main(): Promise<number> {
   try {

@@ -8,6 +8,7 @@ import { registerPretrain } from "./commands/pretrain.js";
 import { registerTrainClassifier } from "./commands/train-classifier.js";
 import { registerSample } from "./commands/sample.js";
 import { registerStart } from "./commands/start.js";
+import { registerModels } from "./commands/models.js";
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerPretrain(program);
 registerTrainClassifier(program);
 registerSample(program);
 registerStart(program);
+registerModels(program);
 
 async function main(): Promise<number> {
   try {

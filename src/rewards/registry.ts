@@ -1,0 +1,21 @@
+/**
+ * Rewards by name, so a config picks them: `{ name, weight, options }`. Each factory
+ * returns a `Reward`; a weighted list of them feeds the advantages (E7).
+ */
+import { UserError } from "../engine/errors.js";
+import { DigitReader, digitOcrReward } from "./digit-ocr.js";
+import type { Reward } from "./reward.js";
+import { toyModeReward } from "./toy.js";
+
+export type RewardFactory = (options: Record<string, unknown>) => Reward;
+
+export const REWARDS: Record<string, RewardFactory> = {
+  "digit-ocr": (options) => digitOcrReward(typeof options.weights === "string" ? DigitReader.fromFile(options.weights) : undefined),
+  "toy-mode": (options) => toyModeReward({ mode: options.mode as number | undefined, width: options.width as number | undefined }),
+};
+
+export function createReward(name: string, options: Record<string, unknown> = {}): Reward {
+  const factory = REWARDS[name];
+  if (!factory) throw new UserError(`unknown reward "${name}" (known: ${Object.keys(REWARDS).join(", ")})`);
+  return factory(options);
+}

@@ -1,0 +1,301 @@
+/**
+ * The GRPO trainer: one loop for every algorithm × dynamics.
+ *
+ *   epoch: window (E6) → prompts × G → SDE rollout with log-probs → rewards → advantages (E7)
+ *          → inner epochs × shuffled minibatches: one jit(loss → grad → clip → Adam → EMA)
+ *            over all trained steps of the minibatch at once (E8–E10)
+ *          → per-step diagnostics (E11) → logger
+ *   every eval.every epochs: EMA weights → ODE with fixed noise → proxy rewards → logger
+ */
+import { jit, numpy as np, valueAndGrad, type JaxArray } from "../engine/jax.js";
+import { adamw, applyUpdates, emaUpdate, globalNorm, type GradientTransformation, type OptState } from "../engine/optim.js";
+import { HostRng, KeyChain } from "../engine/prng.js";
+import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
+import type { VelocityModel } from "../models/model.js";
+import type { TrainConfig } from "../config/train.js";
+import { stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
+import type { Reward } from "../rewards/reward.js";
+import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
+import { initialNoise, OdeSampler } from "../sampling/ode.js";
+import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
+import { disposeRollout, SdeSampler } from "../sampling/sde.js";
+import { selectWindow, type WindowConfig } from "../sampling/window.js";
+import { groupAdvantages } from "./advantages.js";
+import { policyLoss, type LossAux, type LossSettings, type MinibatchRows } from "./loss.js";
+import { gatherRows } from "./minibatch.js";
+import { objectiveByName, type PolicyObjective } from "./objectives.js";
+import { drawPrompts, sampleGroups, type EpochRollout } from "./rollout.js";
+
+export interface WeightedReward {
+  reward: Reward;
+  weight: number;
+}
+
+export interface RewardSummary {
+  name: string;
+  mean: number;
+  std: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  window: number[];
+  prompts: string[];
+  rewards: RewardSummary[];
+  zeroStdFraction: number[];
+  groupStdMean: number[];
+  advantageAbsMean: number;
+  loss: number;
+  gradNorm: number;
+  optimizerSteps: number;
+  steps: StepStats[];
+  /** Per trained step: gradient norm of its loss before and after the step weight (when measured). */
+  stepGradNorms?: { step: number; before: number; after: number }[];
+  seconds: { sample: number; reward: number; train: number };
+}
+
+export interface EvalRecord {
+  epoch: number;
+  rewards: RewardSummary[];
+  prompts: string[];
+  images: Float32Array;
+  sampleShape: number[];
+}
+
+export interface TrainerLogger {
+  epoch(record: EpochRecord): void;
+  evaluation?(record: EvalRecord): void;
+}
+
+interface TrainState extends ParamTree {
+  params: ParamTree;
+  opt: OptState;
+  ema: ParamTree;
+}
+
+type StepFn = (state: TrainState, ref: ParamTree, rows: MinibatchRows) => [TrainState, JaxArray, JaxArray, LossAux];
+
+export async function scoreRewards(rewards: readonly WeightedReward[], images: Float32Array, sampleShape: number[], prompts: readonly string[]): Promise<Float32Array[]> {
+  return Promise.all(
+    rewards.map(async ({ reward }) => {
+      const scores = await reward.score({ images, sampleShape, prompts });
+      if (scores.length !== prompts.length) throw new Error(`reward "${reward.name}" returned ${scores.length} scores for ${prompts.length} images`);
+      const bad = scores.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new Error(`reward "${reward.name}" returned a non-finite score (${scores[bad]}) for image ${bad}`);
+      return scores;
+    }),
+  );
+}
+
+function summarizeRewards(rewards: readonly WeightedReward[], scores: readonly Float32Array[]): RewardSummary[] {
+  return rewards.map(({ reward }, k) => {
+    const r = scores[k];
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+    return { name: reward.name, mean, std };
+  });
+}
+
+export class GrpoTrainer {
+  readonly schedule: TimestepSchedule;
+  readonly dynamics: Dynamics;
+  readonly objective: PolicyObjective;
+  readonly sampler: SdeSampler;
+  readonly lossSettings: LossSettings;
+  private readonly optimizer: GradientTransformation;
+  private readonly trainStep: StepFn;
+  private readonly gradOnly: (params: ParamTree, ref: ParamTree, rows: MinibatchRows) => JaxArray;
+  private state: TrainState;
+  private readonly reference: ParamTree;
+  private readonly keys: KeyChain;
+  private readonly rng: HostRng;
+  epoch = 0;
+
+  constructor(
+    readonly config: TrainConfig,
+    readonly model: VelocityModel,
+    initialParams: ParamTree,
+    readonly rewards: readonly WeightedReward[],
+    readonly logger: TrainerLogger,
+  ) {
+    this.schedule = shiftedSchedule(config.sampling.steps, config.sampling.shift);
+    this.dynamics = dynamicsByName(config.dynamics);
+    this.objective = objectiveByName(config.algorithm);
+    this.sampler = new SdeSampler(model, this.dynamics, this.schedule, config.sampling.eta);
+    const t = config.train;
+    this.lossSettings = { clipLow: t.clipLow, clipHigh: t.clipHigh, klBeta: t.kl.beta, klType: t.kl.type };
+    this.optimizer = adamw({ lr: t.lr, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm });
+    this.keys = new KeyChain(config.seed);
+    this.rng = new HostRng(config.seed);
+    // Arrays are immutable: EMA and the frozen KL reference start by sharing the buffers.
+    this.reference = t.kl.beta > 0 ? refTree(initialParams) : {};
+    this.state = { params: initialParams, opt: this.optimizer.init(initialParams), ema: refTree(initialParams) };
+
+    const { model: m, objective, lossSettings, optimizer } = this;
+    const loss = (p: ParamTree, ref: ParamTree, rows: MinibatchRows) =>
+      policyLoss(m, objective, lossSettings, p, Object.keys(ref).length ? ref : null, rows);
+    this.trainStep = jit((state: TrainState, ref: ParamTree, rows: MinibatchRows) => {
+      const [[value, aux], grads] = valueAndGrad(loss, { hasAux: true })(refTree(state.params), ref, rows);
+      const gradNorm = globalNorm(grads);
+      const [updates, opt] = optimizer.update(grads, state.opt, state.params);
+      const params = applyUpdates(state.params, updates);
+      const ema = emaUpdate(state.ema, params, t.emaDecay);
+      return [{ params, opt, ema }, value, gradNorm, aux];
+    }) as never;
+    this.gradOnly = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows) => {
+      const [, grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
+      return globalNorm(grads);
+    }) as never;
+  }
+
+  get params(): ParamTree {
+    return this.state.params;
+  }
+
+  get emaParams(): ParamTree {
+    return this.state.ema;
+  }
+
+  /** One epoch: sample, reward, optimise. */
+  async runEpoch(): Promise<EpochRecord> {
+    const { config } = this;
+    const t0 = performance.now();
+    const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng);
+    const groupPrompts = drawPrompts(config.prompts.pool, config.prompts.perEpoch, this.rng);
+    const rollout = await sampleGroups(this.sampler, this.state.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
+    const t1 = performance.now();
+
+    const scores = await scoreRewards(this.rewards, rollout.images, this.model.config.sampleShape, rollout.prompts);
+    const adv = groupAdvantages(scores, {
+      groupSize: config.groupSize,
+      weights: this.rewards.map((r) => r.weight),
+      globalNormalize: config.advantages.globalNormalize,
+      clip: config.advantages.clip,
+    });
+    const t2 = performance.now();
+
+    const coefficients = rollout.steps.map((r) => r.coefficients);
+    const weights = this.objective.stepWeights(coefficients);
+    const allSteps = rollout.steps.map((_, k) => k);
+    const n = rollout.prompts.length;
+    const mb = Math.min(config.train.minibatch, n);
+    const perStepLog = rollout.steps.map(() => ({ logRatio: [] as number[], clipped: [] as number[], adv: [] as number[], kl: [] as number[] }));
+    let lossSum = 0;
+    let gradSum = 0;
+    let optimizerSteps = 0;
+    let stepGradNorms: EpochRecord["stepGradNorms"];
+    const measureGrads = config.diagnostics.gradNormEvery > 0 && this.epoch % config.diagnostics.gradNormEvery === 0;
+    for (let inner = 0; inner < config.train.innerEpochs; inner++) {
+      const order = this.rng.permutation(n);
+      for (let start = 0; start + mb <= n; start += mb) {
+        const indices = order.slice(start, start + mb);
+        if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.perStepGradNorms(rollout, indices, adv.advantages, weights);
+        const rows = gatherRows(rollout, allSteps, indices, adv.advantages, weights);
+        const [state, loss, gradNorm, aux] = this.trainStep(this.state, refTree(this.reference), rows);
+        this.state = state;
+        const [lossValue, gradValue, logRatio, clipped, kl] = await Promise.all([
+          loss.data(), gradNorm.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data(),
+        ]);
+        lossSum += Number(lossValue[0]);
+        gradSum += Number(gradValue[0]);
+        optimizerSteps += 1;
+        for (let r = 0; r < logRatio.length; r++) {
+          const k = Math.floor(r / mb);
+          const log = perStepLog[k];
+          log.logRatio.push(Number(logRatio[r]));
+          log.clipped.push(Number(clipped[r]));
+          log.adv.push(adv.advantages[indices[r % mb]]);
+          log.kl.push(Number(kl[r]));
+        }
+      }
+    }
+    const t3 = performance.now();
+    const steps = rollout.steps.map((record, k) =>
+      stepStats(
+        {
+          step: record.index,
+          s: record.coefficients.s,
+          dt: record.coefficients.dt,
+          weight: weights[k],
+          logRatio: perStepLog[k].logRatio,
+          clippedLogRatio: perStepLog[k].clipped,
+          advantage: perStepLog[k].adv,
+          klRef: perStepLog[k].kl,
+        },
+        config.train.clipLow,
+        config.train.clipHigh,
+        config.diagnostics.histogramRange,
+        config.diagnostics.histogramBins,
+      ),
+    );
+    rollout.tokens.dispose();
+    disposeRollout(rollout);
+    const record: EpochRecord = {
+      epoch: this.epoch,
+      window,
+      prompts: groupPrompts,
+      rewards: summarizeRewards(this.rewards, scores),
+      zeroStdFraction: adv.zeroStdFraction,
+      groupStdMean: adv.groupStdMean,
+      advantageAbsMean: adv.advantages.reduce((a, b) => a + Math.abs(b), 0) / n,
+      loss: lossSum / Math.max(1, optimizerSteps),
+      gradNorm: gradSum / Math.max(1, optimizerSteps),
+      optimizerSteps,
+      steps,
+      stepGradNorms,
+      seconds: { sample: (t1 - t0) / 1000, reward: (t2 - t1) / 1000, train: (t3 - t2) / 1000 },
+    };
+    this.epoch += 1;
+    this.logger.epoch(record);
+    return record;
+  }
+
+  /** Gradient norm of each trained step's loss alone, unweighted and weighted (E10 diagnostic). */
+  async perStepGradNorms(rollout: EpochRollout, indices: readonly number[], advantages: Float32Array, weights: readonly number[]): Promise<{ step: number; before: number; after: number }[]> {
+    const out: { step: number; before: number; after: number }[] = [];
+    for (let k = 0; k < rollout.steps.length; k++) {
+      const rows = gatherRows(rollout, [k], indices, advantages, [1]);
+      const norm = Number((await this.gradOnly(refTree(this.state.params), refTree(this.reference), rows).data())[0]);
+      out.push({ step: rollout.steps[k].index, before: norm, after: norm * weights[k] });
+    }
+    return out;
+  }
+
+  /** Evaluate the EMA policy: ODE sampling with fixed noise, proxy rewards. */
+  async evaluate(): Promise<EvalRecord> {
+    const { config, model } = this;
+    const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
+    const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
+    const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
+    const final = await sampler.sample(this.state.ema, noise, prompts);
+    sampler.dispose();
+    const isImage = model.config.sampleShape.length === 3;
+    const images = (await (isImage ? np.clip(final, -1, 1) : final).data()) as Float32Array;
+    const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
+    const record: EvalRecord = { epoch: this.epoch, rewards: summarizeRewards(this.rewards, scores), prompts, images, sampleShape: model.config.sampleShape };
+    this.logger.evaluation?.(record);
+    return record;
+  }
+
+  /** Train for config.train.epochs epochs, evaluating every eval.every epochs and at the end. */
+  async run(onEpoch?: (record: EpochRecord) => void): Promise<{ first?: EvalRecord; last?: EvalRecord }> {
+    const every = this.config.eval.every;
+    const first = every > 0 ? await this.evaluate() : undefined;
+    let last = first;
+    while (this.epoch < this.config.train.epochs) {
+      const record = await this.runEpoch();
+      onEpoch?.(record);
+      if (every > 0 && (this.epoch % every === 0 || this.epoch === this.config.train.epochs)) last = await this.evaluate();
+    }
+    return { first, last };
+  }
+
+  dispose(): void {
+    this.sampler.dispose();
+    (this.trainStep as unknown as { dispose(): void }).dispose();
+    (this.gradOnly as unknown as { dispose(): void }).dispose();
+    disposeTree(this.state);
+    disposeTree(this.reference);
+  }
+}
+

@@ -9,6 +9,7 @@ import { registerTrainClassifier } from "./commands/train-classifier.js";
 import { registerSample } from "./commands/sample.js";
 import { registerStart } from "./commands/start.js";
 import { registerModels } from "./commands/models.js";
+import { registerTrain } from "./commands/train.js";
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerTrainClassifier(program);
 registerSample(program);
 registerStart(program);
 registerModels(program);
+registerTrain(program);
 
 async function main(): Promise<number> {
   try {

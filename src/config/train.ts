@@ -90,6 +90,19 @@ export const TrainConfigSchema = z.strictObject({
     })
     .prefault({}),
   output: z.strictObject({ dir: z.string().default("runs") }).prefault({}),
+  checkpoint: z
+    .strictObject({
+      /** Write the full training state every N epochs (and at exit). */
+      every: z.number().int().positive().default(5),
+      keep: z.number().int().positive().default(3),
+    })
+    .prefault({}),
+  faults: z
+    .strictObject({
+      /** Stop after this many skipped optimizer steps or epochs (non-finite loss/grad/reward). */
+      maxSkipped: z.number().int().nonnegative().default(10),
+    })
+    .prefault({}),
 });
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;

@@ -6,8 +6,8 @@
  * Reading verifies the checksum and falls back to the previous checkpoint with a warning.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { UserError } from "./errors.js";
 import { decodeSafetensors, encodeSafetensors, treeToHost, writeFileAtomic, type TensorRecord } from "./safetensors.js";
 import type { ParamTree } from "./tree.js";
@@ -33,11 +33,29 @@ export async function writeCheckpoint(dir: string, step: number, state: ParamTre
   mkdirSync(dir, { recursive: true });
   const tensors = await treeToHost(state);
   const file = checkpointName(step);
-  writeFileAtomic(join(dir, file), encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) }));
+  const bytes = encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) });
+  crashForTestsIfAsked(join(dir, file), bytes);
+  writeFileAtomic(join(dir, file), bytes);
   writeFileAtomic(join(dir, "latest.json"), Buffer.from(JSON.stringify({ file, step }) + "\n"));
   const old = listCheckpoints(dir).slice(0, -keep);
   for (const name of old) unlinkSync(join(dir, name));
   return join(dir, file);
+}
+
+/**
+ * Fault-injection hook for the resume tests: with GRPO_GUARD_CRASH_IN_CHECKPOINT=N the process
+ * writes half of its N-th checkpoint's temp file and then kills itself with SIGKILL —
+ * a crash in the middle of a checkpoint write.
+ */
+let checkpointsWritten = 0;
+function crashForTestsIfAsked(path: string, bytes: Uint8Array): void {
+  const target = Number(process.env.GRPO_GUARD_CRASH_IN_CHECKPOINT ?? 0);
+  checkpointsWritten += 1;
+  if (target > 0 && checkpointsWritten === target) {
+    writeFileSync(join(dirname(path), `.${basename(path)}.${process.pid}.tmp`), bytes.subarray(0, bytes.length >> 1));
+    process.kill(process.pid, "SIGKILL");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000); // never returns: SIGKILL is pending
+  }
 }
 
 export function listCheckpoints(dir: string): string[] {

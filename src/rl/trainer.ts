@@ -9,8 +9,8 @@
  */
 import { jit, numpy as np, valueAndGrad, type JaxArray } from "../engine/jax.js";
 import { adamw, applyUpdates, emaUpdate, globalNorm, type GradientTransformation, type OptState } from "../engine/optim.js";
-import { HostRng, KeyChain } from "../engine/prng.js";
-import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
+import { HostRng, KeyChain, type KeyChainState } from "../engine/prng.js";
+import { disposeTree, mapTrees, refTree, type ParamTree } from "../engine/tree.js";
 import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
 import { stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
@@ -65,6 +65,8 @@ export interface EvalRecord {
 export interface TrainerLogger {
   epoch(record: EpochRecord): void;
   evaluation?(record: EvalRecord): void;
+  /** Skipped optimizer steps or epochs (non-finite loss, gradient or reward). */
+  fault?(event: FaultEvent): void;
 }
 
 interface TrainState extends ParamTree {
@@ -73,15 +75,28 @@ interface TrainState extends ParamTree {
   ema: ParamTree;
 }
 
-type StepFn = (state: TrainState, ref: ParamTree, rows: MinibatchRows) => [TrainState, JaxArray, JaxArray, LossAux];
+type StepFn = (state: TrainState, ref: ParamTree, rows: MinibatchRows) => [TrainState, JaxArray, JaxArray, JaxArray, LossAux];
+
+/** Host-side trainer state that, with the tensors, makes a resumed run continue exactly. */
+export interface TrainerMeta {
+  epoch: number;
+  keys: KeyChainState;
+  rng: string;
+  skippedSteps: number;
+  skippedEpochs: number;
+}
+
+export interface FaultEvent {
+  kind: "nonfinite-step" | "nonfinite-reward";
+  epoch: number;
+  detail: string;
+}
 
 export async function scoreRewards(rewards: readonly WeightedReward[], images: Float32Array, sampleShape: number[], prompts: readonly string[]): Promise<Float32Array[]> {
   return Promise.all(
     rewards.map(async ({ reward }) => {
       const scores = await reward.score({ images, sampleShape, prompts });
       if (scores.length !== prompts.length) throw new Error(`reward "${reward.name}" returned ${scores.length} scores for ${prompts.length} images`);
-      const bad = scores.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) throw new Error(`reward "${reward.name}" returned a non-finite score (${scores[bad]}) for image ${bad}`);
       return scores;
     }),
   );
@@ -106,10 +121,12 @@ export class GrpoTrainer {
   private readonly trainStep: StepFn;
   private readonly gradOnly: (params: ParamTree, ref: ParamTree, rows: MinibatchRows) => JaxArray;
   private state: TrainState;
-  private readonly reference: ParamTree;
-  private readonly keys: KeyChain;
-  private readonly rng: HostRng;
+  private reference: ParamTree;
+  private keys: KeyChain;
+  private rng: HostRng;
   epoch = 0;
+  skippedSteps = 0;
+  skippedEpochs = 0;
 
   constructor(
     readonly config: TrainConfig,
@@ -137,10 +154,13 @@ export class GrpoTrainer {
     this.trainStep = jit((state: TrainState, ref: ParamTree, rows: MinibatchRows) => {
       const [[value, aux], grads] = valueAndGrad(loss, { hasAux: true })(refTree(state.params), ref, rows);
       const gradNorm = globalNorm(grads);
-      const [updates, opt] = optimizer.update(grads, state.opt, state.params);
-      const params = applyUpdates(state.params, updates);
-      const ema = emaUpdate(state.ema, params, t.emaDecay);
-      return [{ params, opt, ema }, value, gradNorm, aux];
+      const [updates, opt] = optimizer.update(grads, refTree(state.opt), state.params);
+      const params = applyUpdates(refTree(state.params), updates);
+      const ema = emaUpdate(refTree(state.ema), params, t.emaDecay);
+      // A non-finite loss or gradient skips the step: every leaf keeps its old value.
+      const ok = np.logicalAnd(np.isfinite(value.ref), np.isfinite(gradNorm.ref));
+      const next = mapTrees((fresh, old) => np.where(ok.ref, fresh, old), { params, opt, ema } as TrainState, state);
+      return [next, value, gradNorm, ok, aux];
     }) as never;
     this.gradOnly = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows) => {
       const [, grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
@@ -166,6 +186,13 @@ export class GrpoTrainer {
     const t1 = performance.now();
 
     const scores = await scoreRewards(this.rewards, rollout.images, this.model.config.sampleShape, rollout.prompts);
+    const badReward = this.rewards.findIndex((_, k) => scores[k].some((x) => !Number.isFinite(x)));
+    if (badReward >= 0) {
+      // A non-finite reward poisons the whole group normalisation: skip this epoch's update.
+      this.skippedEpochs += 1;
+      this.logger.fault?.({ kind: "nonfinite-reward", epoch: this.epoch, detail: `reward "${this.rewards[badReward].reward.name}" returned a non-finite score; epoch not trained` });
+      for (const r of scores) r.forEach((x, i) => (r[i] = Number.isFinite(x) ? x : 0));
+    }
     const adv = groupAdvantages(scores, {
       groupSize: config.groupSize,
       weights: this.rewards.map((r) => r.weight),
@@ -185,17 +212,22 @@ export class GrpoTrainer {
     let optimizerSteps = 0;
     let stepGradNorms: EpochRecord["stepGradNorms"];
     const measureGrads = config.diagnostics.gradNormEvery > 0 && this.epoch % config.diagnostics.gradNormEvery === 0;
-    for (let inner = 0; inner < config.train.innerEpochs; inner++) {
+    for (let inner = 0; inner < (badReward >= 0 ? 0 : config.train.innerEpochs); inner++) {
       const order = this.rng.permutation(n);
       for (let start = 0; start + mb <= n; start += mb) {
         const indices = order.slice(start, start + mb);
         if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.perStepGradNorms(rollout, indices, adv.advantages, weights);
         const rows = gatherRows(rollout, allSteps, indices, adv.advantages, weights);
-        const [state, loss, gradNorm, aux] = this.trainStep(this.state, refTree(this.reference), rows);
+        const [state, loss, gradNorm, ok, aux] = this.trainStep(this.state, refTree(this.reference), rows);
         this.state = state;
-        const [lossValue, gradValue, logRatio, clipped, kl] = await Promise.all([
-          loss.data(), gradNorm.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data(),
+        const [lossValue, gradValue, okValue, logRatio, clipped, kl] = await Promise.all([
+          loss.data(), gradNorm.data(), ok.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data(),
         ]);
+        if (!okValue[0]) {
+          this.skippedSteps += 1;
+          this.logger.fault?.({ kind: "nonfinite-step", epoch: this.epoch, detail: `loss ${lossValue[0]}, gradient norm ${gradValue[0]}: optimizer step skipped` });
+          continue;
+        }
         lossSum += Number(lossValue[0]);
         gradSum += Number(gradValue[0]);
         optimizerSteps += 1;
@@ -248,6 +280,28 @@ export class GrpoTrainer {
     this.epoch += 1;
     this.logger.epoch(record);
     return record;
+  }
+
+  /** Everything needed to continue this run exactly: tensors (borrowed) and host state. */
+  exportState(): { tensors: ParamTree; meta: TrainerMeta } {
+    return {
+      tensors: { state: this.state, reference: this.reference },
+      meta: { epoch: this.epoch, keys: this.keys.state(), rng: this.rng.save(), skippedSteps: this.skippedSteps, skippedEpochs: this.skippedEpochs },
+    };
+  }
+
+  /** Replace the state with a checkpoint's (tensors shaped like exportState().tensors; consumed). */
+  importState(tensors: ParamTree, meta: TrainerMeta): void {
+    const loaded = tensors as { state: TrainState; reference: ParamTree };
+    disposeTree(this.state);
+    disposeTree(this.reference);
+    this.state = loaded.state;
+    this.reference = loaded.reference;
+    this.epoch = meta.epoch;
+    this.keys = KeyChain.restore(meta.keys);
+    this.rng = HostRng.restore(meta.rng);
+    this.skippedSteps = meta.skippedSteps;
+    this.skippedEpochs = meta.skippedEpochs;
   }
 
   /** Gradient norm of each trained step's loss alone, unweighted and weighted (E10 diagnostic). */

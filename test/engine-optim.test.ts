@@ -6,6 +6,8 @@ import { disposeTree, refTree, type ParamTree } from "../src/engine/tree.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
 import { random } from "../src/engine/jax.js";
 import { keyFromSeed } from "../src/engine/prng.js";
+import { liveBuffers, trackBuffers } from "../src/engine/memory.js";
+import { collectGarbage } from "./gc.js";
 
 await initEngine();
 
@@ -74,7 +76,9 @@ test("300 jitted optimizer steps: resident memory stops growing after warm-up", 
     const [updates, next] = opt.update(grads, s, p);
     return [applyUpdates(p, updates), next, loss];
   });
+  assert.ok(await trackBuffers(), "the engine's buffers can be tracked");
   const rss: number[] = [];
+  const live: number[] = [];
   for (let i = 0; i < 300; i++) {
     const x = random.normal(keyFromSeed(i), [64, 2]);
     const t = random.uniform(keyFromSeed(i + 1000), [64]);
@@ -83,13 +87,17 @@ test("300 jitted optimizer steps: resident memory stops growing after warm-up", 
     params = p;
     state = s;
     await loss.data();
+    if (i === 99 || i === 299) collectGarbage();
     rss.push(process.memoryUsage().rss);
+    live.push(liveBuffers()!.count);
   }
   step.dispose();
   disposeTree(params);
   disposeTree(state);
   // Bound: after 100 warm-up steps, RSS may move by at most 16 MiB over the next 200 steps.
   // A leak of one step's arrays (≈ 0.1 MiB of params+moments+activations) would add ≥ 20 MiB.
+  // Exact bound: the number of live device buffers is the same after every step past warm-up.
+  for (let i = 100; i < 300; i++) assert.equal(live[i], live[99], `live buffers after step ${i + 1}`);
   const growth = (rss[299] - rss[99]) / 2 ** 20;
   assert.ok(growth < 16, `RSS grew ${growth.toFixed(1)} MiB between step 100 and 300`);
 });

@@ -35,8 +35,17 @@ export async function writeCheckpoint(dir: string, step: number, state: ParamTre
   const file = checkpointName(step);
   const bytes = encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) });
   crashForTestsIfAsked(join(dir, file), bytes);
-  writeFileAtomic(join(dir, file), bytes);
-  writeFileAtomic(join(dir, "latest.json"), Buffer.from(JSON.stringify({ file, step }) + "\n"));
+  try {
+    writeFileAtomic(join(dir, file), bytes);
+    writeFileAtomic(join(dir, "latest.json"), Buffer.from(JSON.stringify({ file, step }) + "\n"));
+  } catch (err) {
+    const previous = listCheckpoints(dir).filter((name) => name !== file).at(-1);
+    const e = err as NodeJS.ErrnoException;
+    throw new UserError(
+      `${dir}: cannot write checkpoint ${file} (${e.code ?? "error"}: ${e.message})` +
+        (previous ? `; the previous checkpoint ${previous} is intact — free space or fix permissions, then resume` : ""),
+    );
+  }
   const old = listCheckpoints(dir).slice(0, -keep);
   for (const name of old) unlinkSync(join(dir, name));
   return join(dir, file);

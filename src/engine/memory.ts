@@ -1,0 +1,63 @@
+/**
+ * Live device-buffer accounting for leak tests. jax-js has no public counter of allocated
+ * buffers, so we wrap the wasm backend's malloc/incRef/decRef (found through the package's
+ * backend chunk) and keep our own reference counts. Returns null where that is not possible
+ * (a different jax-js build), so callers can fall back to resident-memory checks.
+ */
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+interface BackendLike {
+  malloc(size: number, initialData?: Uint8Array): number;
+  incRef(slot: number): void;
+  decRef(slot: number): void;
+}
+
+export interface BufferStats {
+  count: number;
+  bytes: number;
+}
+
+let tracker: { refs: Map<number, [number, number]> } | null = null;
+
+/** Start counting live wasm buffers (idempotent). Must run after initEngine(). */
+export async function trackBuffers(): Promise<boolean> {
+  if (tracker) return true;
+  const require = createRequire(import.meta.url);
+  const dist = dirname(require.resolve("@jax-js/jax"));
+  const chunk = readdirSync(dist).find((f) => /^backend-.*\.js$/.test(f));
+  if (!chunk) return false;
+  const mod = (await import(pathToFileURL(join(dist, chunk)).href)) as Record<string, unknown>;
+  const getBackend = Object.values(mod).find((v) => typeof v === "function" && v.name === "getBackend") as ((d: string) => BackendLike) | undefined;
+  const backend = getBackend?.("wasm");
+  if (!backend || typeof backend.malloc !== "function") return false;
+  const refs = new Map<number, [number, number]>();
+  const { malloc, incRef, decRef } = backend;
+  backend.malloc = function (size, initialData) {
+    const slot = malloc.call(this, size, initialData);
+    refs.set(slot, [1, size]);
+    return slot;
+  };
+  backend.incRef = function (slot) {
+    incRef.call(this, slot);
+    const entry = refs.get(slot);
+    if (entry) entry[0] += 1;
+  };
+  backend.decRef = function (slot) {
+    decRef.call(this, slot);
+    const entry = refs.get(slot);
+    if (entry && --entry[0] === 0) refs.delete(slot);
+  };
+  tracker = { refs };
+  return true;
+}
+
+/** Live buffers allocated since tracking started (null when not tracking). */
+export function liveBuffers(): BufferStats | null {
+  if (!tracker) return null;
+  let bytes = 0;
+  for (const [, size] of tracker.refs.values()) bytes += size;
+  return { count: tracker.refs.size, bytes };
+}

@@ -1,0 +1,135 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, numpy as np } from "../src/engine/jax.js";
+import { readLatestCheckpoint, writeCheckpoint } from "../src/engine/checkpoint.js";
+import { UserError } from "../src/engine/errors.js";
+import { flattenNamed } from "../src/engine/tree.js";
+import { TrainConfigSchema } from "../src/config/train.js";
+import { readMetrics } from "../src/diagnostics/metrics.js";
+import { loadVelocityModel } from "../src/models/io.js";
+import { PretrainConfigSchema } from "../src/pretrain/config.js";
+import { pretrain } from "../src/pretrain/pretrain.js";
+import type { Reward } from "../src/rewards/reward.js";
+import { toyModeReward } from "../src/rewards/toy.js";
+import { runTrainingJob } from "../src/rl/run.js";
+import { GrpoTrainer } from "../src/rl/trainer.js";
+
+await initEngine();
+const dir = mkdtempSync(join(tmpdir(), "grpo-guard-faults-"));
+const base = await pretrain(
+  PretrainConfigSchema.parse({
+    model: "mlp-2d",
+    data: { dataset: "toy" },
+    train: { steps: 100, batchSize: 128, lr: 3e-3, warmupSteps: 10, labelDropout: 0.3 },
+    out: join(dir, "toy.safetensors"),
+    checkpoint: { dir: join(dir, "pretrain"), every: 100 },
+  }),
+  { log: () => {} },
+);
+
+test("a NaN reward once and a forced non-finite gradient: the run goes on, parameters stay finite, both events are in metrics.jsonl", async () => {
+  const config = TrainConfigSchema.parse({
+    name: "nan",
+    model: { weights: base.out },
+    prompts: { pool: [""], perEpoch: 4 },
+    groupSize: 8,
+    rewards: [{ name: "toy-mode" }],
+    train: { epochs: 6, minibatch: 8, lr: 1e-3 },
+    eval: { every: 0 },
+    output: { dir },
+  });
+  const toy = toyModeReward();
+  let rewardCalls = 0;
+  const flaky: Reward = {
+    name: "flaky-toy",
+    async score(batch) {
+      const scores = await toy.score(batch);
+      if (++rewardCalls === 2) scores[3] = NaN; // epoch 2: one NaN score
+      return scores;
+    },
+  };
+  // Poison one optimizer step's advantages with NaN → non-finite loss and gradient.
+  const original = GrpoTrainer.prototype.runEpoch;
+  let epochs = 0;
+  GrpoTrainer.prototype.runEpoch = async function (this: GrpoTrainer) {
+    if (++epochs === 4) {
+      const step = (this as unknown as { trainStep: (...a: unknown[]) => unknown }).trainStep;
+      (this as unknown as { trainStep: unknown }).trainStep = (state: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }) => {
+        rows.advantage = rows.advantage.mul(NaN);
+        return step(state, ref, rows);
+      };
+      try {
+        return await original.call(this);
+      } finally {
+        (this as unknown as { trainStep: unknown }).trainStep = step;
+      }
+    }
+    return original.call(this);
+  };
+  try {
+    const { model, params } = loadVelocityModel(base.out);
+    const outcome = await runTrainingJob(config, model, params, [{ reward: flaky, weight: 1 }]);
+    assert.equal(outcome.epochs, 6, "all epochs ran");
+  } finally {
+    GrpoTrainer.prototype.runEpoch = original;
+  }
+  const { records } = readMetrics(join(dir, "nan", "metrics.jsonl"));
+  const faults = records.filter((r) => r.type === "fault");
+  assert.deepEqual(faults.map((f) => [f.kind, f.epoch]).sort(), [["nonfinite-reward", 1], ["nonfinite-step", 3], ["nonfinite-step", 3], ["nonfinite-step", 3], ["nonfinite-step", 3]].sort());
+  assert.equal(records.filter((r) => r.type === "epoch").length, 6);
+  const policy = loadVelocityModel(join(dir, "nan", "policy-ema.safetensors"));
+  for (const [name, leaf] of flattenNamed(policy.params)) {
+    assert.ok(((await leaf.ref.data()) as Float32Array).every(Number.isFinite), `${name} is finite`);
+  }
+});
+
+test("too many skipped steps stop the run with a clear message", async () => {
+  const config = TrainConfigSchema.parse({
+    name: "nan-limit",
+    model: { weights: base.out },
+    prompts: { pool: [""], perEpoch: 2 },
+    groupSize: 4,
+    rewards: [{ name: "always-nan" }],
+    train: { epochs: 10, minibatch: 8 },
+    eval: { every: 0 },
+    faults: { maxSkipped: 2 },
+    output: { dir },
+  });
+  const nan: Reward = { name: "always-nan", score: async ({ prompts }) => new Float32Array(prompts.length).fill(NaN) };
+  const { model, params } = loadVelocityModel(base.out);
+  await assert.rejects(runTrainingJob(config, model, params, [{ reward: nan, weight: 1 }]), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /0 optimizer steps and 3 epochs skipped for non-finite values \(limit faults\.maxSkipped = 2\)/);
+    return true;
+  });
+});
+
+test("a full disk: clear error naming the checkpoint, the previous checkpoint stays intact", async (t) => {
+  const mount = join(dir, "tiny-disk");
+  mkdirSync(mount);
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount], { stdio: "ignore" });
+  } catch {
+    t.skip("needs permission to mount a small tmpfs (root); skipped");
+    return;
+  }
+  try {
+    const state = { w: np.ones([8192]) }; // 32 KiB per checkpoint
+    await writeCheckpoint(mount, 1, state, { step: 1 });
+    writeFileSync(join(mount, "filler"), Buffer.alloc(200 * 1024)); // leave < 32 KiB free
+    await assert.rejects(writeCheckpoint(mount, 2, state, { step: 2 }), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /cannot write checkpoint ckpt-00000002\.safetensors \(ENOSPC.*the previous checkpoint ckpt-00000001\.safetensors is intact/);
+      return true;
+    });
+    const found = readLatestCheckpoint<{ step: number }>(mount, () => {});
+    assert.equal(found?.meta.step, 1);
+    assert.deepEqual(JSON.parse(readFileSync(join(mount, "latest.json"), "utf8")).step, 1);
+  } finally {
+    execFileSync("umount", [mount]);
+  }
+});

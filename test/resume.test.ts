@@ -129,3 +129,30 @@ test("a corrupt newest checkpoint is skipped with a warning and the previous one
   assert.ok(found && !found.file.endsWith(newest), "fell back to an older checkpoint");
   assert.match(warnings.join("\n"), /checksum mismatch/);
 });
+
+test("SIGTERM: the run finishes its epoch, writes a checkpoint, exits 0, and --resume completes it", async () => {
+  const config = writeConfig("sigterm");
+  const runDir = join(dir, "sigterm");
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, "train", "--config", config], { env });
+    let err = "";
+    child.stderr.on("data", (d) => {
+      err += String(d);
+      // Signal once training is under way (the first epoch line has been printed).
+      if (/train \d+\/14|epoch\s+1 \|/.test(err) && !child.killed) child.kill("SIGTERM");
+    });
+    child.stdout.on("data", (d) => {
+      if (/epoch\s+\d+ \|/.test(String(d)) && !child.killed) child.kill("SIGTERM");
+    });
+    child.on("exit", (c) => resolve({ code: c, stderr: err }));
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /SIGTERM: finishing the current epoch/);
+  const stopped = /stopped at epoch (\d+); checkpoint written/.exec(stderr);
+  assert.ok(stopped, stderr);
+  const found = readLatestCheckpoint<{ trainer: { epoch: number } }>(join(runDir, "checkpoints"), () => {});
+  assert.equal(found?.meta.trainer.epoch, Number(stopped[1]));
+  assert.ok(!existsSync(join(runDir, "policy-ema.safetensors")), "an interrupted run has no final policy yet");
+  assert.equal(runToEnd(["--resume", runDir]).code, 0);
+  assert.ok(existsSync(join(runDir, "policy-ema.safetensors")));
+});

@@ -141,6 +141,9 @@ export async function runTrainingJob(
       await checkpoint();
     }
     while (trainer.epoch < total) {
+      // Yield to the event loop once per epoch: without worker threads every await may resolve
+      // as a microtask, and signal handlers (SIGINT/SIGTERM) would never get to run.
+      await new Promise((resolve) => setImmediate(resolve));
       await trainer.runEpoch();
       if (trainer.skippedSteps + trainer.skippedEpochs > config.faults.maxSkipped) {
         await checkpoint();

@@ -65,11 +65,16 @@ function runToEnd(args: string[], extraEnv: Record<string, string> = {}): { code
   return { code: r.status, stderr: r.stderr };
 }
 
-/** Start a run and SIGKILL it after `ms` milliseconds (or let it finish first). */
-function runAndKill(args: string[], ms: number): Promise<number | null> {
+/** Start a run and SIGKILL it `delayMs` after it has printed `epochs` epoch lines (or let it finish first). */
+function runAndKill(args: string[], epochs: number, delayMs: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, "train", ...args], { env, stdio: "ignore" });
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    const child = spawn(process.execPath, [bin, "train", ...args], { env, stdio: ["ignore", "pipe", "ignore"] });
+    let seen = 0;
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on("data", (chunk) => {
+      seen += (String(chunk).match(/^epoch\s+\d+ \|/gm) ?? []).length;
+      if (seen >= epochs && !timer) timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
+    });
     child.on("exit", (code) => {
       clearTimeout(timer);
       resolve(code);
@@ -90,12 +95,12 @@ test("kill -9 at random moments (and inside a checkpoint write), then --resume: 
   const latest = JSON.parse(readFileSync(join(runDir, "checkpoints", "latest.json"), "utf8")) as { file: string };
   assert.ok(readLatestCheckpoint(join(runDir, "checkpoints"), () => {}) !== null, "latest checkpoint is complete");
   assert.ok(existsSync(join(runDir, "checkpoints", latest.file)));
-  // 2. Kill -9 at pseudo-random moments, resuming each time, until the run completes.
-  const moments = [1700, 2300, 1900, 2600, 3100];
+  // 2. Kill -9 at pseudo-random moments (after k epochs + a few ms), resuming each time.
+  const moments: [number, number][] = [[1, 37], [2, 5], [1, 80], [3, 19], [2, 61]];
   let finished = false;
   let kills = 0;
-  for (const ms of moments) {
-    const code = await runAndKill(["--resume", runDir], ms);
+  for (const [epochs, ms] of moments) {
+    const code = await runAndKill(["--resume", runDir], epochs, ms);
     if (code === 0) {
       finished = true;
       break;

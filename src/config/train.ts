@@ -81,6 +81,22 @@ export const TrainConfigSchema = z.strictObject({
       seed: z.number().int().default(12345),
     })
     .prefault({}),
+  gold: z
+    .strictObject({
+      /** The gold panel (judge accuracy, Fréchet, diversity, drift) at every evaluation:
+       *  "auto" = on for 28×28 digit models. */
+      enabled: z.enum(["auto", "on", "off"]).default("auto"),
+      judge: z.string().optional(),
+    })
+    .prefault({}),
+  alarm: z
+    .strictObject({
+      /** Consecutive evaluations with proxy up and gold down before the alarm fires. */
+      patience: z.number().int().positive().default(2),
+      /** log: record it; stop: end the run; rollback: end the run with the best-gold policy. */
+      action: z.enum(["log", "stop", "rollback"]).default("log"),
+    })
+    .prefault({}),
   diagnostics: z
     .strictObject({
       /** Per-step gradient norms (one extra backward per trained step) every N epochs; 0 = off. */

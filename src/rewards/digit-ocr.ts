@@ -19,9 +19,10 @@ export function promptDigit(prompt: string): number {
   return Number(word);
 }
 
-/** Class probabilities [B, classes] for host images (borrows params). */
+/** Class probabilities [B, classes] and penultimate features for host images. */
 export class DigitReader {
   private readonly probs: (params: ParamTree, x: JaxArray) => JaxArray;
+  private featureFn: ((params: ParamTree, x: JaxArray) => JaxArray) | null = null;
 
   constructor(readonly classifier: Classifier, readonly params: ParamTree) {
     this.probs = jit((p: ParamTree, x: JaxArray) => {
@@ -36,19 +37,32 @@ export class DigitReader {
     return new DigitReader(model, params);
   }
 
-  async probabilities(images: Float32Array, sampleShape: number[]): Promise<Float32Array> {
+  private batch(images: Float32Array, sampleShape: number[]): JaxArray {
     const per = sampleShape.reduce((a, b) => a * b, 1);
     const expected = this.classifier.config.sampleShape;
     if (sampleShape.length !== expected.length || sampleShape.some((d, i) => d !== expected[i])) {
       throw new UserError(`digit classifier expects images of shape [${expected}], got [${sampleShape}]`);
     }
-    const B = images.length / per;
-    const out = await this.probs(refTree(this.params), np.array(images, { shape: [B, ...sampleShape] })).data();
-    return out as Float32Array;
+    return np.array(images, { shape: [images.length / per, ...sampleShape] });
+  }
+
+  async probabilities(images: Float32Array, sampleShape: number[]): Promise<Float32Array> {
+    return (await this.probs(refTree(this.params), this.batch(images, sampleShape)).data()) as Float32Array;
+  }
+
+  /** Penultimate-layer features [B × featureDim] (row-major). */
+  async features(images: Float32Array, sampleShape: number[]): Promise<Float32Array> {
+    this.featureFn ??= jit((p: ParamTree, x: JaxArray) => {
+      const out = this.classifier.features(p, x);
+      disposeTree(p);
+      return out;
+    }) as never;
+    return (await this.featureFn!(refTree(this.params), this.batch(images, sampleShape)).data()) as Float32Array;
   }
 
   dispose(): void {
     (this.probs as unknown as { dispose(): void }).dispose();
+    (this.featureFn as unknown as { dispose(): void } | null)?.dispose();
     disposeTree(this.params);
   }
 }

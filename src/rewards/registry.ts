@@ -6,11 +6,13 @@ import { UserError } from "../engine/errors.js";
 import { DigitReader, digitOcrReward } from "./digit-ocr.js";
 import type { Reward } from "./reward.js";
 import { toyModeReward } from "./toy.js";
+import { aestheticReward } from "./aesthetic.js";
 
 export type RewardFactory = (options: Record<string, unknown>) => Reward;
 
 export const REWARDS: Record<string, RewardFactory> = {
   "digit-ocr": (options) => digitOcrReward(typeof options.weights === "string" ? DigitReader.fromFile(options.weights) : undefined),
+  aesthetic: () => aestheticReward(),
   "toy-mode": (options) => toyModeReward({ mode: options.mode as number | undefined, width: options.width as number | undefined }),
 };
 

@@ -4,18 +4,21 @@
  * training state, and the final EMA policy. A run killed at any instant resumes from its
  * last complete checkpoint and continues exactly (same noise, prompts, minibatch order).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
 import { listCheckpoints, readLatestCheckpoint, writeCheckpoint } from "../engine/checkpoint.js";
 import { saveParams, treeFromTensors } from "../engine/safetensors.js";
-import type { ParamTree } from "../engine/tree.js";
+import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
 import { TrainConfigSchema, type TrainConfig } from "../config/train.js";
 import { validateConfig } from "../config/load.js";
 import { encodeGridPng } from "../diagnostics/image-grid.js";
 import { MetricsWriter } from "../diagnostics/metrics.js";
 import type { VelocityModel } from "../models/model.js";
+import { initialAlarmState, updateAlarm, type AlarmState } from "../diagnostics/alarm.js";
+import type { GoldPanel } from "../rewards/gold.js";
+import { numpy as np } from "../engine/jax.js";
 import { GrpoTrainer, type EpochRecord, type EvalRecord, type FaultEvent, type TrainerMeta, type WeightedReward } from "./trainer.js";
 
 export interface RunPaths {
@@ -25,6 +28,7 @@ export interface RunPaths {
   images: string;
   checkpoints: string;
   policy: string;
+  bestGold: string;
 }
 
 export function runPaths(dir: string): RunPaths {
@@ -36,12 +40,14 @@ export function runPaths(dir: string): RunPaths {
     images: join(root, "images"),
     checkpoints: join(root, "checkpoints"),
     policy: join(root, "policy-ema.safetensors"),
+    bestGold: join(root, "policy-best-gold.safetensors"),
   };
 }
 
 interface CheckpointMeta {
   trainer: TrainerMeta;
   metricsOffset: number;
+  alarm: AlarmState;
 }
 
 export interface RunHooks {
@@ -57,6 +63,8 @@ export interface RunOutcome {
   last?: EvalRecord;
   interrupted: boolean;
   epochs: number;
+  /** Epoch at which the over-optimisation alarm fired, if it did. */
+  alarmEpoch: number | null;
 }
 
 /** The resolved config of an existing run directory. */
@@ -71,7 +79,7 @@ export function epochMetrics(record: EpochRecord): Record<string, unknown> {
 }
 
 export function evalMetrics(record: EvalRecord): Record<string, unknown> {
-  return { type: "eval", epoch: record.epoch, rewards: record.rewards, prompts: record.prompts };
+  return { type: "eval", epoch: record.epoch, rewards: record.rewards, proxy: record.proxy, gold: record.gold, prompts: record.prompts };
 }
 
 /**
@@ -83,7 +91,7 @@ export async function runTrainingJob(
   model: VelocityModel,
   params: ParamTree,
   rewards: readonly WeightedReward[],
-  options: { resume?: boolean; stopRequested?: () => boolean; hooks?: RunHooks } = {},
+  options: { resume?: boolean; stopRequested?: () => boolean; hooks?: RunHooks; gold?: GoldPanel | null } = {},
 ): Promise<RunOutcome> {
   const hooks = options.hooks ?? {};
   const log = hooks.log ?? (() => {});
@@ -94,13 +102,31 @@ export async function runTrainingJob(
   mkdirSync(paths.images, { recursive: true });
   writeFileSync(paths.config, toYaml(config));
   const metrics = new MetricsWriter(paths.metrics);
-  const trainer = new GrpoTrainer(config, model, params, rewards, {
+  let alarm = initialAlarmState();
+  let alarmAction: "stop" | "rollback" | null = null;
+  const pendingSaves: Promise<void>[] = [];
+  const trainer: GrpoTrainer = new GrpoTrainer(config, model, params, rewards, {
     epoch: (record) => {
       metrics.append(epochMetrics(record) as never);
       hooks.onEpoch?.(record);
     },
     evaluation: (record) => {
       metrics.append(evalMetrics(record) as never);
+      if (record.gold) {
+        const update = updateAlarm(alarm, record.epoch, record.proxy, record.gold.gold, config.alarm.patience);
+        alarm = update.state;
+        if (update.improved) {
+          const snapshot = refTree(trainer.emaParams); // owned: training moves on while it is written
+          const meta = { format: "grpo-guard/model", config: model.config, epoch: String(record.epoch), gold: String(record.gold.gold) };
+          pendingSaves.push(saveParams(paths.bestGold, snapshot, meta).finally(() => disposeTree(snapshot)));
+        }
+        if (update.fired) {
+          const detail = `proxy rose while the gold score fell for ${config.alarm.patience} consecutive evaluations (proxy ${record.proxy.toFixed(4)}, gold ${record.gold.gold.toFixed(4)}; best gold ${alarm.best!.gold.toFixed(4)} at epoch ${alarm.best!.epoch})`;
+          metrics.append({ type: "alarm", epoch: record.epoch, action: config.alarm.action, detail });
+          log(`over-optimisation alarm at epoch ${record.epoch}: ${detail}`);
+          if (config.alarm.action !== "log") alarmAction = config.alarm.action;
+        }
+      }
       if (record.sampleShape.length === 3) {
         writeFileSync(join(paths.images, `eval-${String(record.epoch).padStart(4, "0")}.png`), encodeGridPng(record.images, { cols: config.eval.perPrompt, shape: record.sampleShape }));
       }
@@ -110,15 +136,19 @@ export async function runTrainingJob(
       metrics.append({ type: "fault", ...event });
       hooks.onFault?.(event);
     },
-  });
+  }, options.gold ?? null);
 
   let first: EvalRecord | undefined;
   if (options.resume) {
     const found = readLatestCheckpoint<CheckpointMeta>(paths.checkpoints, log);
     if (found) {
       const { tensors } = trainer.exportState();
+      const reference = found.tensors.get("goldReference");
+      found.tensors.delete("goldReference");
       trainer.importState(treeFromTensors(tensors, found.tensors, found.file), found.meta.trainer);
       metrics.truncateTo(found.meta.metricsOffset);
+      alarm = found.meta.alarm ?? initialAlarmState();
+      if (options.gold && reference) options.gold.driftReference = reference.data;
       log(`resumed ${paths.dir} at epoch ${trainer.epoch} from ${found.file}`);
     } else {
       metrics.truncateTo(0);
@@ -127,8 +157,12 @@ export async function runTrainingJob(
   }
 
   const checkpoint = async (): Promise<void> => {
+    await Promise.all(pendingSaves.splice(0));
     const { tensors, meta } = trainer.exportState();
-    await writeCheckpoint(paths.checkpoints, trainer.epoch, tensors, { trainer: meta, metricsOffset: metrics.offset() } satisfies CheckpointMeta, config.checkpoint.keep);
+    const reference = options.gold?.driftReference;
+    const state: ParamTree = reference ? { ...tensors, goldReference: np.array(reference) } : tensors;
+    await writeCheckpoint(paths.checkpoints, trainer.epoch, state, { trainer: meta, metricsOffset: metrics.offset(), alarm } satisfies CheckpointMeta, config.checkpoint.keep);
+    if (reference) (state.goldReference as ReturnType<typeof np.array>).dispose();
   };
 
   const every = config.eval.every;
@@ -152,7 +186,11 @@ export async function runTrainingJob(
         );
       }
       if (every > 0 && (trainer.epoch % every === 0 || trainer.epoch === total)) last = await trainer.evaluate();
-      if (trainer.epoch % config.checkpoint.every === 0 || trainer.epoch === total) await checkpoint();
+      if (trainer.epoch % config.checkpoint.every === 0 || trainer.epoch === total || alarmAction) await checkpoint();
+      if (alarmAction) {
+        log(`stopping at epoch ${trainer.epoch} (alarm.action = ${alarmAction})`);
+        break;
+      }
       if (options.stopRequested?.() && trainer.epoch < total) {
         await checkpoint();
         interrupted = true;
@@ -160,8 +198,16 @@ export async function runTrainingJob(
         break;
       }
     }
-    if (!interrupted) await saveParams(paths.policy, trainer.emaParams, { format: "grpo-guard/model", config: model.config, trainedWith: config });
-    return { paths, first, last, interrupted, epochs: trainer.epoch };
+    await Promise.all(pendingSaves.splice(0));
+    if (!interrupted) {
+      if (alarmAction === "rollback" && existsSync(paths.bestGold)) {
+        copyFileSync(paths.bestGold, paths.policy);
+        log(`rolled back: ${paths.policy} is the best-gold policy (epoch ${alarm.best?.epoch})`);
+      } else {
+        await saveParams(paths.policy, trainer.emaParams, { format: "grpo-guard/model", config: model.config, trainedWith: config });
+      }
+    }
+    return { paths, first, last, interrupted, epochs: trainer.epoch, alarmEpoch: alarm.firedAt };
   } finally {
     trainer.dispose();
   }

@@ -15,6 +15,7 @@ import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
 import { stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
 import type { Reward } from "../rewards/reward.js";
+import type { GoldPanel, GoldMetrics } from "../rewards/gold.js";
 import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
@@ -57,6 +58,9 @@ export interface EpochRecord {
 export interface EvalRecord {
   epoch: number;
   rewards: RewardSummary[];
+  /** Σ_k w_k · mean reward k: the proxy the run optimises. */
+  proxy: number;
+  gold?: GoldMetrics;
   prompts: string[];
   images: Float32Array;
   sampleShape: number[];
@@ -134,6 +138,7 @@ export class GrpoTrainer {
     initialParams: ParamTree,
     readonly rewards: readonly WeightedReward[],
     readonly logger: TrainerLogger,
+    readonly gold: GoldPanel | null = null,
   ) {
     this.schedule = shiftedSchedule(config.sampling.steps, config.sampling.shift);
     this.dynamics = dynamicsByName(config.dynamics);
@@ -326,7 +331,10 @@ export class GrpoTrainer {
     const isImage = model.config.sampleShape.length === 3;
     const images = (await (isImage ? np.clip(final, -1, 1) : final).data()) as Float32Array;
     const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
-    const record: EvalRecord = { epoch: this.epoch, rewards: summarizeRewards(this.rewards, scores), prompts, images, sampleShape: model.config.sampleShape };
+    const rewards = summarizeRewards(this.rewards, scores);
+    const proxy = rewards.reduce((a, r, k) => a + this.rewards[k].weight * r.mean, 0);
+    const gold = this.gold ? await this.gold.evaluate(images, prompts) : undefined;
+    const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, prompts, images, sampleShape: model.config.sampleShape };
     this.logger.evaluation?.(record);
     return record;
   }

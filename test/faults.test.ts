@@ -133,3 +133,40 @@ test("a full disk: clear error naming the checkpoint, the previous checkpoint st
     execFileSync("umount", [mount]);
   }
 });
+
+test("a reward that fails mid-run (server down): clear error, finished epochs kept, --resume continues exactly", async () => {
+  const make = (name: string) =>
+    TrainConfigSchema.parse({
+      name,
+      seed: 4,
+      model: { weights: base.out },
+      prompts: { pool: [""], perEpoch: 4 },
+      groupSize: 8,
+      rewards: [{ name: "toy-mode" }],
+      train: { epochs: 5, minibatch: 16, lr: 1e-3 },
+      eval: { every: 0 },
+      checkpoint: { every: 10 },
+      output: { dir },
+    });
+  const toy = toyModeReward();
+  const { model: m1, params: p1 } = loadVelocityModel(base.out);
+  await runTrainingJob(make("down-straight"), m1, p1, [{ reward: toy, weight: 1 }]);
+
+  let calls = 0;
+  const dying: Reward = {
+    name: "remote-toy",
+    async score(batch) {
+      if (++calls === 4) throw new UserError('reward "remote-toy": reward server at http://127.0.0.1:9 failed after 4 attempts (ECONNREFUSED); the epoch was not trained');
+      return toy.score(batch);
+    },
+  };
+  const { model: m2, params: p2 } = loadVelocityModel(base.out);
+  await assert.rejects(runTrainingJob(make("down"), m2, p2, [{ reward: dying, weight: 1 }]), /remote-toy.*failed after 4 attempts/);
+  const saved = readLatestCheckpoint<{ trainer: { epoch: number } }>(join(dir, "down", "checkpoints"), () => {});
+  assert.equal(saved?.meta.trainer.epoch, 3, "the three finished epochs are kept although checkpoint.every = 10");
+  const { model: m3, params: p3 } = loadVelocityModel(base.out);
+  await runTrainingJob(make("down"), m3, p3, [{ reward: toy, weight: 1 }], { resume: true });
+  const tensors = (name: string) => readLatestCheckpoint(join(dir, name, "checkpoints"), () => {})!.tensors;
+  const [a, b] = [tensors("down"), tensors("down-straight")];
+  for (const [key, t] of b) assert.deepEqual(a.get(key)!.data, t.data, key);
+});

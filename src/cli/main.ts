@@ -10,6 +10,7 @@ import { registerSample } from "./commands/sample.js";
 import { registerStart } from "./commands/start.js";
 import { registerModels } from "./commands/models.js";
 import { registerTrain } from "./commands/train.js";
+import { registerRewardServer } from "./commands/reward-server.js";
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerSample(program);
 registerStart(program);
 registerModels(program);
 registerTrain(program);
+registerRewardServer(program);
 
 async function main(): Promise<number> {
   try {

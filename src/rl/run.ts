@@ -178,7 +178,16 @@ export async function runTrainingJob(
       // Yield to the event loop once per epoch: without worker threads every await may resolve
       // as a microtask, and signal handlers (SIGINT/SIGTERM) would never get to run.
       await new Promise((resolve) => setImmediate(resolve));
-      await trainer.runEpoch();
+      try {
+        await trainer.runEpoch();
+      } catch (err) {
+        // Keep every finished epoch: checkpoint the state before the failed one, then report.
+        if (trainer.rewindFailedEpoch()) {
+          await checkpoint();
+          log(`epoch ${trainer.epoch + 1} failed; checkpoint of epoch ${trainer.epoch} written — fix the cause and continue with --resume ${paths.dir}`);
+        }
+        throw err;
+      }
       if (trainer.skippedSteps + trainer.skippedEpochs > config.faults.maxSkipped) {
         await checkpoint();
         throw new UserError(

@@ -131,6 +131,9 @@ export class GrpoTrainer {
   epoch = 0;
   skippedSteps = 0;
   skippedEpochs = 0;
+  /** Host RNG state at the start of the current epoch, and whether it has updated parameters. */
+  private epochStart: { keys: KeyChainState; rng: string } | null = null;
+  private updatedThisEpoch = false;
 
   constructor(
     readonly config: TrainConfig,
@@ -185,6 +188,8 @@ export class GrpoTrainer {
   async runEpoch(): Promise<EpochRecord> {
     const { config } = this;
     const t0 = performance.now();
+    this.epochStart = { keys: this.keys.state(), rng: this.rng.save() };
+    this.updatedThisEpoch = false;
     const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng);
     const groupPrompts = drawPrompts(config.prompts.pool, config.prompts.perEpoch, this.rng);
     const rollout = await sampleGroups(this.sampler, this.state.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
@@ -225,6 +230,7 @@ export class GrpoTrainer {
         const rows = gatherRows(rollout, allSteps, indices, adv.advantages, weights);
         const [state, loss, gradNorm, ok, aux] = this.trainStep(this.state, refTree(this.reference), rows);
         this.state = state;
+        this.updatedThisEpoch = true;
         const [lossValue, gradValue, okValue, logRatio, clipped, kl] = await Promise.all([
           loss.data(), gradNorm.data(), ok.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data(),
         ]);
@@ -285,6 +291,18 @@ export class GrpoTrainer {
     this.epoch += 1;
     this.logger.epoch(record);
     return record;
+  }
+
+  /**
+   * After an epoch failed before any parameter update (e.g. a reward server was down), put the
+   * host RNG back to the epoch's start so that a checkpoint written now resumes exactly.
+   * Returns false when parameters had already changed (the state is then not rewindable).
+   */
+  rewindFailedEpoch(): boolean {
+    if (!this.epochStart || this.updatedThisEpoch) return false;
+    this.keys = KeyChain.restore(this.epochStart.keys);
+    this.rng = HostRng.restore(this.epochStart.rng);
+    return true;
   }
 
   /** Everything needed to continue this run exactly: tensors (borrowed) and host state. */

@@ -21,6 +21,8 @@ interface SampleOptions {
   out: string;
   classifier?: string;
   judge?: boolean;
+  /** Samples per prompt shown in the PNG (default: all). */
+  grid?: number;
 }
 
 export function addSamplingOptions(command: Command): Command {
@@ -47,8 +49,12 @@ export async function runSample(opts: SampleOptions): Promise<{ out: string; acc
   );
   bar.stop();
   mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, encodeGridPng(images, { cols: opts.perPrompt, shape: model.config.sampleShape }));
-  console.log(`wrote ${opts.out} (${prompts.length} rows × ${opts.perPrompt}, ${opts.steps} ODE steps, guidance ${opts.guidance})`);
+  const cols = Math.min(opts.grid ?? opts.perPrompt, opts.perPrompt);
+  const per = model.config.sampleShape.reduce((a, b) => a * b, 1);
+  const shown = new Float32Array(prompts.length * cols * per);
+  prompts.forEach((_, row) => shown.set(images.subarray(row * opts.perPrompt * per, (row * opts.perPrompt + cols) * per), row * cols * per));
+  writeFileSync(opts.out, encodeGridPng(shown, { cols, shape: model.config.sampleShape }));
+  console.log(`wrote ${opts.out} (${prompts.length} rows × ${cols} of ${opts.perPrompt} samples per prompt, ${opts.steps} ODE steps, guidance ${opts.guidance})`);
   if (!opts.judge) return { out: opts.out };
   const reader = DigitReader.fromFile(opts.classifier ?? DEFAULT_DIGIT_CLASSIFIER);
   const result = await classAccuracy(reader, images, model.config.sampleShape, expanded);
@@ -63,6 +69,7 @@ export function registerSample(program: Command): void {
     .description("sample a PNG grid (one row per prompt) from a velocity model with the ODE sampler")
     .option("-o, --out <file>", "PNG file to write", "runs/samples.png")
     .option("--judge", "also report how many samples the digit classifier reads as the prompted digit")
+    .option("--grid <n>", "samples per prompt shown in the PNG (default: all)", positiveInt("--grid"))
     .option("--classifier <file>", "digit classifier weights for --judge", DEFAULT_DIGIT_CLASSIFIER)
     .action(async (opts: SampleOptions) => {
       await runSample(opts);

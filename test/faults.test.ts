@@ -57,15 +57,16 @@ test("a NaN reward once and a forced non-finite gradient: the run goes on, param
   let epochs = 0;
   GrpoTrainer.prototype.runEpoch = async function (this: GrpoTrainer) {
     if (++epochs === 4) {
-      const step = (this as unknown as { trainStep: (...a: unknown[]) => unknown }).trainStep;
-      (this as unknown as { trainStep: unknown }).trainStep = (state: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }) => {
+      const self = this as unknown as { chunkGrad: (params: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }, share: unknown) => unknown };
+      const chunkGrad = self.chunkGrad;
+      self.chunkGrad = (params: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }, share: unknown) => {
         rows.advantage = rows.advantage.mul(NaN);
-        return step(state, ref, rows);
+        return chunkGrad(params, ref, rows, share);
       };
       try {
         return await original.call(this);
       } finally {
-        (this as unknown as { trainStep: unknown }).trainStep = step;
+        self.chunkGrad = chunkGrad;
       }
     }
     return original.call(this);

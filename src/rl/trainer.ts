@@ -79,7 +79,8 @@ interface TrainState extends ParamTree {
   ema: ParamTree;
 }
 
-type StepFn = (state: TrainState, ref: ParamTree, rows: MinibatchRows) => [TrainState, JaxArray, JaxArray, JaxArray, LossAux];
+type ChunkGradFn = (params: ParamTree, ref: ParamTree, rows: MinibatchRows, share: JaxArray) => [JaxArray, ParamTree, LossAux];
+type ApplyFn = (state: TrainState, grads: ParamTree, loss: JaxArray) => [TrainState, JaxArray, JaxArray];
 
 /** Host-side trainer state that, with the tensors, makes a resumed run continue exactly. */
 export interface TrainerMeta {
@@ -122,7 +123,9 @@ export class GrpoTrainer {
   readonly sampler: SdeSampler;
   readonly lossSettings: LossSettings;
   private readonly optimizer: GradientTransformation;
-  private readonly trainStep: StepFn;
+  private readonly chunkGrad: ChunkGradFn;
+  private readonly accumulate: (a: ParamTree, b: ParamTree) => ParamTree;
+  private readonly applyGrads: ApplyFn;
   private readonly gradOnly: (params: ParamTree, ref: ParamTree, rows: MinibatchRows) => JaxArray;
   private state: TrainState;
   private reference: ParamTree;
@@ -159,16 +162,23 @@ export class GrpoTrainer {
     const { model: m, objective, lossSettings, optimizer } = this;
     const loss = (p: ParamTree, ref: ParamTree, rows: MinibatchRows) =>
       policyLoss(m, objective, lossSettings, p, Object.keys(ref).length ? ref : null, rows);
-    this.trainStep = jit((state: TrainState, ref: ParamTree, rows: MinibatchRows) => {
-      const [[value, aux], grads] = valueAndGrad(loss, { hasAux: true })(refTree(state.params), ref, rows);
+    // One chunk of rows (some trained steps × the minibatch): loss and gradients, scaled by the
+    // chunk's share of the minibatch's rows so that the accumulated sum is the minibatch mean.
+    this.chunkGrad = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows, share: JaxArray) => {
+      const [[value, aux], grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
+      const scaled = mapTrees((g) => g.mul(share.ref), grads);
+      return [value.mul(share), scaled, aux];
+    }) as never;
+    this.accumulate = jit((a: ParamTree, b: ParamTree) => mapTrees((x, y) => x.add(y), a, b)) as never;
+    this.applyGrads = jit((state: TrainState, grads: ParamTree, lossValue: JaxArray) => {
       const gradNorm = globalNorm(grads);
       const [updates, opt] = optimizer.update(grads, refTree(state.opt), state.params);
       const params = applyUpdates(refTree(state.params), updates);
       const ema = emaUpdate(refTree(state.ema), params, t.emaDecay);
       // A non-finite loss or gradient skips the step: every leaf keeps its old value.
-      const ok = np.logicalAnd(np.isfinite(value.ref), np.isfinite(gradNorm.ref));
+      const ok = np.logicalAnd(np.isfinite(lossValue), np.isfinite(gradNorm.ref));
       const next = mapTrees((fresh, old) => np.where(ok.ref, fresh, old), { params, opt, ema } as TrainState, state);
-      return [next, value, gradNorm, ok, aux];
+      return [next, gradNorm, ok];
     }) as never;
     this.gradOnly = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows) => {
       const [, grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
@@ -227,28 +237,25 @@ export class GrpoTrainer {
       for (let start = 0; start + mb <= n; start += mb) {
         const indices = order.slice(start, start + mb);
         if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.perStepGradNorms(rollout, indices, adv.advantages, weights);
-        const rows = gatherRows(rollout, allSteps, indices, adv.advantages, weights);
-        const [state, loss, gradNorm, ok, aux] = this.trainStep(this.state, refTree(this.reference), rows);
+        const { loss, grads, rowLogs } = await this.minibatchGradients(rollout, indices, adv.advantages, weights);
+        const [state, gradNorm, ok] = this.applyGrads(this.state, grads, np.array(loss));
         this.state = state;
         this.updatedThisEpoch = true;
-        const [lossValue, gradValue, okValue, logRatio, clipped, kl] = await Promise.all([
-          loss.data(), gradNorm.data(), ok.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data(),
-        ]);
+        const [gradValue, okValue] = await Promise.all([gradNorm.data(), ok.data()]);
         if (!okValue[0]) {
           this.skippedSteps += 1;
-          this.logger.fault?.({ kind: "nonfinite-step", epoch: this.epoch, detail: `loss ${lossValue[0]}, gradient norm ${gradValue[0]}: optimizer step skipped` });
+          this.logger.fault?.({ kind: "nonfinite-step", epoch: this.epoch, detail: `loss ${loss}, gradient norm ${gradValue[0]}: optimizer step skipped` });
           continue;
         }
-        lossSum += Number(lossValue[0]);
+        lossSum += loss;
         gradSum += Number(gradValue[0]);
         optimizerSteps += 1;
-        for (let r = 0; r < logRatio.length; r++) {
-          const k = Math.floor(r / mb);
-          const log = perStepLog[k];
-          log.logRatio.push(Number(logRatio[r]));
-          log.clipped.push(Number(clipped[r]));
-          log.adv.push(adv.advantages[indices[r % mb]]);
-          log.kl.push(Number(kl[r]));
+        for (const row of rowLogs) {
+          const log = perStepLog[row.step];
+          log.logRatio.push(row.logRatio);
+          log.clipped.push(row.clipped);
+          log.adv.push(row.advantage);
+          log.kl.push(row.kl);
         }
       }
     }
@@ -327,6 +334,32 @@ export class GrpoTrainer {
     this.skippedEpochs = meta.skippedEpochs;
   }
 
+  /**
+   * Loss and gradient of one minibatch over all trained steps, computed in chunks of at most
+   * `train.chunkRows` rows (steps × samples) — one batched forward/backward per chunk, the
+   * gradients summed with each chunk's share of the rows (jax-js's wasm memory is 4 GiB).
+   */
+  private async minibatchGradients(rollout: EpochRollout, indices: readonly number[], advantages: Float32Array, weights: readonly number[]) {
+    const b = indices.length;
+    const K = rollout.steps.length;
+    const stepsPerChunk = Math.max(1, Math.floor(this.config.train.chunkRows / b));
+    let grads: ParamTree | null = null;
+    let loss = 0;
+    const rowLogs: { step: number; logRatio: number; clipped: number; advantage: number; kl: number }[] = [];
+    for (let first = 0; first < K; first += stepsPerChunk) {
+      const steps = Array.from({ length: Math.min(stepsPerChunk, K - first) }, (_, j) => first + j);
+      const rows = gatherRows(rollout, steps, indices, advantages, steps.map((k) => weights[k]));
+      const [value, chunkGrads, aux] = this.chunkGrad(refTree(this.state.params), refTree(this.reference), rows, np.array(steps.length / K));
+      grads = grads === null ? chunkGrads : this.accumulate(grads, chunkGrads);
+      const [lossValue, logRatio, clipped, kl] = await Promise.all([value.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data()]);
+      loss += Number(lossValue[0]);
+      for (let r = 0; r < logRatio.length; r++) {
+        rowLogs.push({ step: steps[Math.floor(r / b)], logRatio: Number(logRatio[r]), clipped: Number(clipped[r]), advantage: advantages[indices[r % b]], kl: Number(kl[r]) });
+      }
+    }
+    return { loss, grads: grads!, rowLogs };
+  }
+
   /** Gradient norm of each trained step's loss alone, unweighted and weighted (E10 diagnostic). */
   async perStepGradNorms(rollout: EpochRollout, indices: readonly number[], advantages: Float32Array, weights: readonly number[]): Promise<{ step: number; before: number; after: number }[]> {
     const out: { step: number; before: number; after: number }[] = [];
@@ -372,7 +405,7 @@ export class GrpoTrainer {
 
   dispose(): void {
     this.sampler.dispose();
-    (this.trainStep as unknown as { dispose(): void }).dispose();
+    for (const f of [this.chunkGrad, this.accumulate, this.applyGrads]) (f as unknown as { dispose(): void }).dispose();
     (this.gradOnly as unknown as { dispose(): void }).dispose();
     disposeTree(this.state);
     disposeTree(this.reference);

@@ -11,6 +11,8 @@ import { registerStart } from "./commands/start.js";
 import { registerModels } from "./commands/models.js";
 import { registerTrain } from "./commands/train.js";
 import { registerRewardServer } from "./commands/reward-server.js";
+import { registerDashboard } from "./commands/dashboard.js";
+import { registerReport } from "./commands/report.js";
 
 const program = new Command();
 program
@@ -26,6 +28,8 @@ registerStart(program);
 registerModels(program);
 registerTrain(program);
 registerRewardServer(program);
+registerDashboard(program);
+registerReport(program);
 
 async function main(): Promise<number> {
   try {

@@ -13,6 +13,7 @@ import { registerTrain } from "./commands/train.js";
 import { registerRewardServer } from "./commands/reward-server.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerReport } from "./commands/report.js";
+import { registerCompare } from "./commands/compare.js";
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerTrain(program);
 registerRewardServer(program);
 registerDashboard(program);
 registerReport(program);
+registerCompare(program);
 
 async function main(): Promise<number> {
   try {

@@ -21,7 +21,7 @@ export const TrainConfigSchema = z.strictObject({
   model: z
     .strictObject({
       /** Velocity-model weights (safetensors with config metadata). */
-      weights: z.string().optional(),
+      weights: z.string().nullish(),
       /** Or a preset, freshly initialised (tests, toys). */
       preset: z.string().optional(),
     })

@@ -1,0 +1,79 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import type { Command } from "commander";
+import { UserError } from "../../engine/errors.js";
+import { listCheckpoints } from "../../engine/checkpoint.js";
+import { loadConfig } from "../../config/load.js";
+import { TrainConfigSchema } from "../../config/train.js";
+import { writeReport } from "../../dashboard/report.js";
+import { COMPARE_PRESETS, comparisonPlan, comparisonTable } from "../../experiments/compare.js";
+import { runPaths } from "../../rl/run.js";
+import { collect, positiveInt } from "../options.js";
+import { runTraining } from "./train.js";
+
+interface CompareOptions {
+  preset: string;
+  seeds?: string;
+  epochs?: number;
+  set: string[];
+  runs: string;
+  results: string;
+}
+
+export function registerCompare(program: Command): void {
+  program
+    .command("compare")
+    .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page")
+    .option("--preset <name>", `comparison preset (${Object.keys(COMPARE_PRESETS).join(", ")})`, "digits")
+    .option("--seeds <list>", "comma-separated seeds (default: the preset's)")
+    .option("--epochs <n>", "epochs per run (default: the preset's)", positiveInt("--epochs"))
+    .option("--set <key=value>", "override a config field in every run (repeatable)", collect, [])
+    .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed)", "runs/compare")
+    .option("--results <file>", "the results page to write (figures go beside it)", "docs/results.md")
+    .action(async (opts: CompareOptions) => {
+      const preset = COMPARE_PRESETS[opts.preset];
+      if (!preset) throw new UserError(`unknown comparison preset "${opts.preset}" (known: ${Object.keys(COMPARE_PRESETS).join(", ")})`);
+      const seeds = opts.seeds?.split(",").map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n)) throw new UserError(`--seeds expects comma-separated integers, got "${opts.seeds}"`);
+        return n;
+      });
+      const plan = comparisonPlan(preset, { seeds, epochs: opts.epochs, prefix: opts.preset });
+      const started = Date.now();
+      const done: { variant: (typeof plan)[number]["variant"]; dir: string }[] = [];
+      for (const [i, run] of plan.entries()) {
+        const config = loadConfig(TrainConfigSchema, preset.config, [...run.overrides, ...opts.set, `output.dir=${opts.runs}`]);
+        const paths = runPaths(join(config.output.dir, config.name));
+        console.log(`\n[${i + 1}/${plan.length}] ${run.name}`);
+        if (existsSync(paths.policy)) {
+          console.log(`  finished earlier: ${paths.dir}`);
+        } else {
+          const outcome = await runTraining(config, { resume: listCheckpoints(paths.checkpoints).length > 0 });
+          if (outcome.interrupted) {
+            console.log(`stopped; run the same command again to continue`);
+            return;
+          }
+        }
+        done.push({ variant: run.variant, dir: paths.dir });
+      }
+      const figuresDir = join(dirname(opts.results), "results");
+      writeReport(done.map((r) => r.dir), figuresDir);
+      const rel = (p: string) => relative(dirname(opts.results), p) || ".";
+      const page = [
+        `# Results: ${opts.preset} comparison (benchmark B2)`,
+        ``,
+        `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\`.`,
+        `Base config \`${preset.config}\`; ${plan.length} runs (${preset.variants.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs; total wall time of this invocation ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+        ``,
+        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds.`,
+        ``,
+        comparisonTable(done),
+        ``,
+        `Per-run table and figures: [results/summary.md](${rel(join(figuresDir, "summary.md"))}).`,
+        ``,
+      ].join("\n");
+      mkdirSync(dirname(opts.results), { recursive: true });
+      writeFileSync(opts.results, page);
+      console.log(`\nwrote ${opts.results} and ${figuresDir}/`);
+    });
+}

@@ -8,11 +8,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
+import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { liveBuffers, trackBuffers } from "../src/engine/memory.js";
 import { TrainConfigSchema } from "../src/config/train.js";
 import { loadVelocityModel } from "../src/models/io.js";
-import { PretrainConfigSchema } from "../src/pretrain/config.js";
-import { pretrain } from "../src/pretrain/pretrain.js";
 import { toyModeReward } from "../src/rewards/toy.js";
 import { runTrainingJob } from "../src/rl/run.js";
 
@@ -26,19 +25,10 @@ export async function soak(epochs: number, evalEvery: number, print: (line: stri
   await initEngine();
   const tracking = await trackBuffers();
   const dir = mkdtempSync(join(tmpdir(), "grpo-guard-soak-"));
-  const base = await pretrain(
-    PretrainConfigSchema.parse({
-      model: "mlp-2d",
-      data: { dataset: "toy" },
-      train: { steps: 50, batchSize: 128, warmupSteps: 5, labelDropout: 0.3 },
-      out: join(dir, "toy.safetensors"),
-      checkpoint: { dir: join(dir, "pretrain"), every: 50 },
-    }),
-    { log: () => {} },
-  );
+  const baseWeights = await pretrainToyBase(dir, 50);
   const config = TrainConfigSchema.parse({
     name: "soak",
-    model: { weights: base.out },
+    model: { weights: baseWeights },
     prompts: { pool: ["", "0", "1"], perEpoch: 4 },
     groupSize: 8,
     rewards: [{ name: "toy-mode" }],
@@ -48,7 +38,7 @@ export async function soak(epochs: number, evalEvery: number, print: (line: stri
     checkpoint: { every: 10, keep: 2 },
     output: { dir },
   });
-  const { model, params } = loadVelocityModel(base.out);
+  const { model, params } = loadVelocityModel(baseWeights);
   const rss: number[] = [];
   const buffers: number[] = [];
   await runTrainingJob(config, model, params, [{ reward: toyModeReward(), weight: 1 }], {

@@ -5,14 +5,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, numpy as np } from "../src/engine/jax.js";
+import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { readLatestCheckpoint, writeCheckpoint } from "../src/engine/checkpoint.js";
 import { UserError } from "../src/engine/errors.js";
 import { flattenNamed } from "../src/engine/tree.js";
 import { TrainConfigSchema } from "../src/config/train.js";
 import { readMetrics } from "../src/diagnostics/metrics.js";
 import { loadVelocityModel } from "../src/models/io.js";
-import { PretrainConfigSchema } from "../src/pretrain/config.js";
-import { pretrain } from "../src/pretrain/pretrain.js";
 import type { Reward } from "../src/rewards/reward.js";
 import { toyModeReward } from "../src/rewards/toy.js";
 import { runTrainingJob } from "../src/rl/run.js";
@@ -20,21 +19,12 @@ import { GrpoTrainer } from "../src/rl/trainer.js";
 
 await initEngine();
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-faults-"));
-const base = await pretrain(
-  PretrainConfigSchema.parse({
-    model: "mlp-2d",
-    data: { dataset: "toy" },
-    train: { steps: 100, batchSize: 128, lr: 3e-3, warmupSteps: 10, labelDropout: 0.3 },
-    out: join(dir, "toy.safetensors"),
-    checkpoint: { dir: join(dir, "pretrain"), every: 100 },
-  }),
-  { log: () => {} },
-);
+const baseWeights = await pretrainToyBase(dir, 100);
 
 test("a NaN reward once and a forced non-finite gradient: the run goes on, parameters stay finite, both events are in metrics.jsonl", async () => {
   const config = TrainConfigSchema.parse({
     name: "nan",
-    model: { weights: base.out },
+    model: { weights: baseWeights },
     prompts: { pool: [""], perEpoch: 4 },
     groupSize: 8,
     rewards: [{ name: "toy-mode" }],
@@ -72,7 +62,7 @@ test("a NaN reward once and a forced non-finite gradient: the run goes on, param
     return original.call(this);
   };
   try {
-    const { model, params } = loadVelocityModel(base.out);
+    const { model, params } = loadVelocityModel(baseWeights);
     const outcome = await runTrainingJob(config, model, params, [{ reward: flaky, weight: 1 }]);
     assert.equal(outcome.epochs, 6, "all epochs ran");
   } finally {
@@ -91,7 +81,7 @@ test("a NaN reward once and a forced non-finite gradient: the run goes on, param
 test("too many skipped steps stop the run with a clear message", async () => {
   const config = TrainConfigSchema.parse({
     name: "nan-limit",
-    model: { weights: base.out },
+    model: { weights: baseWeights },
     prompts: { pool: [""], perEpoch: 2 },
     groupSize: 4,
     rewards: [{ name: "always-nan" }],
@@ -101,7 +91,7 @@ test("too many skipped steps stop the run with a clear message", async () => {
     output: { dir },
   });
   const nan: Reward = { name: "always-nan", score: async ({ prompts }) => new Float32Array(prompts.length).fill(NaN) };
-  const { model, params } = loadVelocityModel(base.out);
+  const { model, params } = loadVelocityModel(baseWeights);
   await assert.rejects(runTrainingJob(config, model, params, [{ reward: nan, weight: 1 }]), (err: Error) => {
     assert.ok(err instanceof UserError);
     assert.match(err.message, /0 optimizer steps and 3 epochs skipped for non-finite values \(limit faults\.maxSkipped = 2\)/);
@@ -140,7 +130,7 @@ test("a reward that fails mid-run (server down): clear error, finished epochs ke
     TrainConfigSchema.parse({
       name,
       seed: 4,
-      model: { weights: base.out },
+      model: { weights: baseWeights },
       prompts: { pool: [""], perEpoch: 4 },
       groupSize: 8,
       rewards: [{ name: "toy-mode" }],
@@ -150,7 +140,7 @@ test("a reward that fails mid-run (server down): clear error, finished epochs ke
       output: { dir },
     });
   const toy = toyModeReward();
-  const { model: m1, params: p1 } = loadVelocityModel(base.out);
+  const { model: m1, params: p1 } = loadVelocityModel(baseWeights);
   await runTrainingJob(make("down-straight"), m1, p1, [{ reward: toy, weight: 1 }]);
 
   let calls = 0;
@@ -161,11 +151,11 @@ test("a reward that fails mid-run (server down): clear error, finished epochs ke
       return toy.score(batch);
     },
   };
-  const { model: m2, params: p2 } = loadVelocityModel(base.out);
+  const { model: m2, params: p2 } = loadVelocityModel(baseWeights);
   await assert.rejects(runTrainingJob(make("down"), m2, p2, [{ reward: dying, weight: 1 }]), /remote-toy.*failed after 4 attempts/);
   const saved = readLatestCheckpoint<{ trainer: { epoch: number } }>(join(dir, "down", "checkpoints"), () => {});
   assert.equal(saved?.meta.trainer.epoch, 3, "the three finished epochs are kept although checkpoint.every = 10");
-  const { model: m3, params: p3 } = loadVelocityModel(base.out);
+  const { model: m3, params: p3 } = loadVelocityModel(baseWeights);
   await runTrainingJob(make("down"), m3, p3, [{ reward: toy, weight: 1 }], { resume: true });
   const tensors = (name: string) => readLatestCheckpoint(join(dir, name, "checkpoints"), () => {})!.tensors;
   const [a, b] = [tensors("down"), tensors("down-straight")];

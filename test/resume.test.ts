@@ -8,24 +8,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { initEngine } from "../src/engine/jax.js";
-import { PretrainConfigSchema } from "../src/pretrain/config.js";
-import { pretrain } from "../src/pretrain/pretrain.js";
+import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { readLatestCheckpoint } from "../src/engine/checkpoint.js";
 import { decodeSafetensors } from "../src/engine/safetensors.js";
 
 const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-resume-"));
 await initEngine();
-const base = await pretrain(
-  PretrainConfigSchema.parse({
-    model: "mlp-2d",
-    data: { dataset: "toy" },
-    train: { steps: 200, batchSize: 256, lr: 3e-3, warmupSteps: 20, emaDecay: 0.99, labelDropout: 0.3 },
-    out: join(dir, "toy-base.safetensors"),
-    checkpoint: { dir: join(dir, "pretrain"), every: 200 },
-  }),
-  { log: () => {} },
-);
+const baseWeights = await pretrainToyBase(dir, 200);
 
 function writeConfig(name: string): string {
   const path = join(dir, `${name}.yaml`);
@@ -34,7 +24,7 @@ function writeConfig(name: string): string {
     toYaml({
       name,
       seed: 3,
-      model: { weights: base.out },
+      model: { weights: baseWeights },
       algorithm: "grpo-guard",
       dynamics: "flow-sde",
       sampling: { steps: 8, window: { mode: "random", candidates: [3, 5, 8] } },

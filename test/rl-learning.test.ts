@@ -4,8 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
-import { PretrainConfigSchema } from "../src/pretrain/config.js";
-import { pretrain } from "../src/pretrain/pretrain.js";
+import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { loadVelocityModel } from "../src/models/io.js";
 import { TrainConfigSchema } from "../src/config/train.js";
 import { GrpoTrainer } from "../src/rl/trainer.js";
@@ -14,21 +13,12 @@ import { toyModeReward } from "../src/rewards/toy.js";
 await initEngine();
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-rl-"));
 // Base policy: the whole 8-mode mixture under the empty prompt (label dropout teaches it).
-const base = await pretrain(
-  PretrainConfigSchema.parse({
-    model: "mlp-2d",
-    data: { dataset: "toy" },
-    train: { steps: 400, batchSize: 256, lr: 3e-3, warmupSteps: 20, emaDecay: 0.99, labelDropout: 0.3 },
-    out: join(dir, "toy-base.safetensors"),
-    checkpoint: { dir: join(dir, "pretrain"), every: 400 },
-  }),
-  { log: () => {} },
-);
+const baseWeights = await pretrainToyBase(dir, 400);
 
 for (const algorithm of ["flow-grpo", "grpo-guard"] as const) {
   for (const dynamics of ["flow-sde", "dance-sde", "cps"] as const) {
     test(`${algorithm} on ${dynamics} raises the reward of a 2-D mixture towards one mode`, async () => {
-      const { model, params } = loadVelocityModel(base.out);
+      const { model, params } = loadVelocityModel(baseWeights);
       const config = TrainConfigSchema.parse({
         algorithm,
         dynamics,

@@ -1,30 +1,27 @@
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { DEFAULT_BASE_MODEL, DEFAULT_SAMPLE_STEPS } from "../defaults.js";
-import { DEFAULT_DIGIT_CLASSIFIER } from "../../rewards/digit-ocr.js";
-import { runSample } from "./sample.js";
+import { loadConfig } from "../../config/load.js";
+import { TrainConfigSchema } from "../../config/train.js";
+import { collect } from "../options.js";
+import { printSummary, runTraining } from "./train.js";
 
-/**
- * `npm start`: the default experiment. Until the RL trainer lands this samples the shipped
- * base model (10 digits × 10) and reports the digit classifier's reading of the grid.
- */
+/** The embedded default experiment: GRPO-Guard on Flow-SDE fine-tuning the shipped digits model. */
+export const DEFAULT_EXPERIMENT = fileURLToPath(new URL("../../../../configs/grpo-guard/digits.yaml", import.meta.url));
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+}
+
 export function registerStart(program: Command): void {
   program
     .command("start")
-    .description("run the default experiment (today: sample the shipped base model and judge the grid)")
-    .option("-o, --out <file>", "PNG grid to write", "runs/start/base-model-samples.png")
-    .action(async (opts: { out: string }) => {
-      const { out } = await runSample({
-        model: DEFAULT_BASE_MODEL,
-        prompts: "0,1,2,3,4,5,6,7,8,9",
-        perPrompt: 10,
-        steps: DEFAULT_SAMPLE_STEPS,
-        shift: 3,
-        guidance: 1,
-        seed: 0,
-        out: opts.out,
-        judge: true,
-        classifier: DEFAULT_DIGIT_CLASSIFIER,
-      });
-      console.log(`\nThe sample grid (one row per digit 0–9) is at ${out}`);
+    .description("run the default experiment: GRPO-Guard fine-tuning of the shipped dit-s digits model against digit-ocr (configs/grpo-guard/digits.yaml)")
+    .option("--set <key=value>", "override a field of the default config (repeatable)", collect, [])
+    .action(async (opts: { set: string[] }) => {
+      const config = loadConfig(TrainConfigSchema, DEFAULT_EXPERIMENT, [`name=grpo-guard-digits-${timestamp()}`, ...opts.set]);
+      const outcome = await runTraining(config);
+      if (outcome.interrupted) return;
+      printSummary(outcome);
+      console.log(`\nlive figures: grpo-guard dashboard ${outcome.paths.dir}`);
     });
 }

@@ -21,15 +21,3 @@ export function initEngine(): Promise<void> {
   })();
   return ready;
 }
-
-/** Copy an array to a Float32Array on the host without consuming it. */
-export async function toHost(x: jax.Array): Promise<Float32Array> {
-  const data = await x.ref.data();
-  return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
-}
-
-/** Read a scalar (consumes the array). */
-export async function scalarOf(x: jax.Array): Promise<number> {
-  const data = await x.data();
-  return Number(data[0]);
-}

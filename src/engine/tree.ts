@@ -53,11 +53,6 @@ export function countParams(params: ParamTree): number {
   return n;
 }
 
-/** Shapes by name: the static description of a tree (for checks and error messages). */
-export function shapesOf(params: ParamTree): Map<string, number[]> {
-  return new Map([...flattenNamed(params)].map(([name, leaf]) => [name, leaf.shape]));
-}
-
 export const refTree = <T extends ParamTree>(params: T): T => tree.ref(params);
 export const disposeTree = (params: ParamTree | null | undefined): void => tree.dispose(params);
 

@@ -4,7 +4,7 @@
  * (mean ± std over seeds) next to the per-run report figures.
  */
 import type { SlimRecord } from "../dashboard/series.js";
-import { epochRecords, evalRecords, summarizeRun } from "../dashboard/series.js";
+import { epochRecords, summarizeRun } from "../dashboard/series.js";
 import { loadRun } from "../dashboard/runs.js";
 
 export interface Variant {
@@ -101,9 +101,4 @@ export function comparisonTable(runs: readonly { variant: Variant; dir: string }
     );
   }
   return lines.join("\n");
-}
-
-/** Gold (and its parts) at each evaluation, for frontier plots and the text. */
-export function evaluations(dir: string): { epoch: number; proxy: number | null; gold: number | null }[] {
-  return evalRecords(loadRun(dir).records).map((e) => ({ epoch: e.epoch, proxy: e.proxy ?? null, gold: e.gold?.gold ?? null }));
 }

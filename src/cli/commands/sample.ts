@@ -36,7 +36,7 @@ export function addSamplingOptions(command: Command): Command {
     .option("--seed <n>", "noise seed", nonNegativeInt("--seed"), 0);
 }
 
-export async function runSample(opts: SampleOptions): Promise<{ out: string; accuracy?: number }> {
+async function runSample(opts: SampleOptions): Promise<{ out: string; accuracy?: number }> {
   await initEngine();
   const { model, params } = loadVelocityModel(opts.model);
   const prompts = opts.prompts.split(",").map((p) => p.trim());

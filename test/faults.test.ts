@@ -8,6 +8,7 @@ import { initEngine, numpy as np } from "../src/engine/jax.js";
 import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { readLatestCheckpoint, writeCheckpoint } from "../src/engine/checkpoint.js";
 import { UserError } from "../src/engine/errors.js";
+import { decodeSafetensors } from "../src/engine/safetensors.js";
 import { flattenNamed } from "../src/engine/tree.js";
 import { TrainConfigSchema } from "../src/config/train.js";
 import { readMetrics } from "../src/diagnostics/metrics.js";
@@ -160,4 +161,39 @@ test("a reward that fails mid-run (server down): clear error, finished epochs ke
   const tensors = (name: string) => readLatestCheckpoint(join(dir, name, "checkpoints"), () => {})!.tensors;
   const [a, b] = [tensors("down"), tensors("down-straight")];
   for (const [key, t] of b) assert.deepEqual(a.get(key)!.data, t.data, key);
+});
+
+test("over-optimisation alarm in a run: recorded, and with action=rollback the final policy is the best-gold one", async () => {
+  // Scripted evaluations: the proxy keeps rising; gold peaks at the 2nd evaluation, then falls.
+  const golds = [0.5, 0.8, 0.7, 0.6, 0.5, 0.4];
+  let evaluation = 0;
+  const gold = {
+    driftReference: null as Float32Array | null,
+    async evaluate() {
+      const g = golds[Math.min(evaluation++, golds.length - 1)];
+      return { judgeAccuracy: g, frechet: [], frechetMean: 1, frechetFloor: 1, frechetReal: 1, diversity: 1, diversityReal: 1, drift: 0, gold: g };
+    },
+    dispose() {},
+  };
+  let calls = 0;
+  const rising: Reward = { name: "rising", score: async ({ prompts }) => new Float32Array(prompts.length).fill(0.1 * ++calls) };
+  const config = TrainConfigSchema.parse({
+    name: "alarm",
+    model: { weights: baseWeights },
+    prompts: { pool: [""], perEpoch: 2 },
+    groupSize: 4,
+    rewards: [{ name: "rising" }],
+    train: { epochs: 10, minibatch: 8 },
+    eval: { every: 1 },
+    alarm: { patience: 2, action: "rollback" },
+    output: { dir },
+  });
+  const { model, params } = loadVelocityModel(baseWeights);
+  const outcome = await runTrainingJob(config, model, params, [{ reward: rising, weight: 1 }], { gold: gold as never });
+  assert.equal(outcome.alarmEpoch, 3, "proxy up and gold down at evaluations 2 and 3");
+  assert.equal(outcome.epochs, 3, "the run stopped at the alarm");
+  const { records } = readMetrics(join(dir, "alarm", "metrics.jsonl"));
+  assert.deepEqual(records.filter((r) => r.type === "alarm").map((r) => [r.epoch, r.action]), [[3, "rollback"]]);
+  const final = decodeSafetensors(readFileSync(join(dir, "alarm", "policy-ema.safetensors")), "final");
+  assert.equal(final.metadata.epoch, "1", "the final policy is the best-gold one (evaluation after epoch 1)");
 });

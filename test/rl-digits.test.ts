@@ -8,7 +8,7 @@ import { TrainConfigSchema } from "../src/config/train.js";
 import { loadVelocityModel } from "../src/models/io.js";
 import { DEFAULT_BASE_MODEL } from "../src/cli/defaults.js";
 import { digitOcrReward } from "../src/rewards/digit-ocr.js";
-import { GrpoTrainer } from "../src/rl/trainer.js";
+import { runTrainingJob } from "../src/rl/run.js";
 
 await initEngine();
 
@@ -26,12 +26,10 @@ test("a short GRPO-Guard run on the shipped digits model raises digit-ocr on its
     output: { dir: mkdtempSync(join(tmpdir(), "grpo-guard-digits-")) },
   });
   const reward = digitOcrReward();
-  const trainer = new GrpoTrainer(config, model, params, [{ reward, weight: 1 }], { epoch: () => {} });
-  const { first, last } = await trainer.run();
+  const { first, last } = await runTrainingJob(config, model, params, [{ reward, weight: 1 }]);
   const before = first!.rewards[0].mean;
   const after = last!.rewards[0].mean;
   t.diagnostic(`digit-ocr ${before.toFixed(4)} → ${after.toFixed(4)}`);
   assert.ok(after > before + 0.02, `digit-ocr on prompts ${prompts.join(",")}: ${before.toFixed(3)} → ${after.toFixed(3)}`);
-  trainer.dispose();
   reward.dispose?.();
 });

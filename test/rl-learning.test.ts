@@ -7,7 +7,7 @@ import { initEngine } from "../src/engine/jax.js";
 import { pretrainToyBase } from "../src/pretrain/toy-base.js";
 import { loadVelocityModel } from "../src/models/io.js";
 import { TrainConfigSchema } from "../src/config/train.js";
-import { GrpoTrainer } from "../src/rl/trainer.js";
+import { runTrainingJob } from "../src/rl/run.js";
 import { toyModeReward } from "../src/rewards/toy.js";
 
 await initEngine();
@@ -26,14 +26,14 @@ for (const algorithm of ["flow-grpo", "grpo-guard"] as const) {
         groupSize: 8,
         train: { epochs: 10, minibatch: 16, lr: 3e-3, emaDecay: 0.5 },
         eval: { every: 10, steps: 10, perPrompt: 64 },
+        name: `${algorithm}-${dynamics}`,
+        output: { dir },
       });
-      const trainer = new GrpoTrainer(config, model, params, [{ reward: toyModeReward({ mode: 0 }), weight: 1 }], { epoch: () => {} });
-      const { first, last } = await trainer.run();
+      const { first, last } = await runTrainingJob(config, model, params, [{ reward: toyModeReward({ mode: 0 }), weight: 1 }]);
       const before = first!.rewards[0].mean;
       const after = last!.rewards[0].mean;
       // Budget: 10 epochs × 32 trajectories × 10 steps. Base ≈ 1/8 of the mass near mode 0.
       assert.ok(after > before + 0.15, `eval reward ${before.toFixed(3)} → ${after.toFixed(3)}`);
-      trainer.dispose();
     });
   }
 }

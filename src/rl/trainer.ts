@@ -5,7 +5,8 @@
  *          → inner epochs × shuffled minibatches: one jit(loss → grad → clip → Adam → EMA)
  *            over all trained steps of the minibatch at once (E8–E10)
  *          → per-step diagnostics (E11) → logger
- *   every eval.every epochs: EMA weights → ODE with fixed noise → proxy rewards → logger
+ *   evaluate(): EMA weights → ODE with fixed noise → proxy rewards (+ gold panel) → logger
+ *   (the epoch/evaluation/checkpoint schedule of a run lives in run.ts)
  */
 import { jit, numpy as np, valueAndGrad, type JaxArray } from "../engine/jax.js";
 import { adamw, applyUpdates, emaUpdate, globalNorm, type GradientTransformation, type OptState } from "../engine/optim.js";
@@ -388,19 +389,6 @@ export class GrpoTrainer {
     const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, prompts, images, sampleShape: model.config.sampleShape };
     this.logger.evaluation?.(record);
     return record;
-  }
-
-  /** Train for config.train.epochs epochs, evaluating every eval.every epochs and at the end. */
-  async run(onEpoch?: (record: EpochRecord) => void): Promise<{ first?: EvalRecord; last?: EvalRecord }> {
-    const every = this.config.eval.every;
-    const first = every > 0 ? await this.evaluate() : undefined;
-    let last = first;
-    while (this.epoch < this.config.train.epochs) {
-      const record = await this.runEpoch();
-      onEpoch?.(record);
-      if (every > 0 && (this.epoch % every === 0 || this.epoch === this.config.train.epochs)) last = await this.evaluate();
-    }
-    return { first, last };
   }
 
   dispose(): void {

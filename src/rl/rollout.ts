@@ -6,7 +6,7 @@ import { numpy as np, random, type JaxArray } from "../engine/jax.js";
 import type { HostRng, KeyChain } from "../engine/prng.js";
 import type { ParamTree } from "../engine/tree.js";
 import { promptTokens } from "../models/prompts.js";
-import type { SdeSampler, Rollout } from "../sampling/sde.js";
+import { decodeSamples, type SdeSampler, type Rollout } from "../sampling/sde.js";
 
 export interface EpochRollout extends Rollout {
   prompts: string[];
@@ -44,7 +44,6 @@ export async function sampleGroups(
   }
   const tokens = promptTokens(prompts, model.config.vocab, model.config.promptLength);
   const rollout = await sampler.rollout(params, noise, tokens, trained, () => keys.next());
-  const isImage = shape.length === 3;
-  const images = (await (isImage ? np.clip(rollout.final.ref, -1, 1) : rollout.final.ref).data()) as Float32Array;
+  const images = await decodeSamples(rollout.final.ref, shape);
   return { ...rollout, prompts, tokens, images };
 }

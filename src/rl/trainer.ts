@@ -20,7 +20,7 @@ import type { GoldPanel, GoldMetrics } from "../rewards/gold.js";
 import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
-import { disposeRollout, SdeSampler } from "../sampling/sde.js";
+import { decodeSamples, disposeRollout, SdeSampler } from "../sampling/sde.js";
 import { selectWindow, type WindowConfig } from "../sampling/window.js";
 import { groupAdvantages } from "./advantages.js";
 import { policyLoss, type LossAux, type LossSettings, type MinibatchRows } from "./loss.js";
@@ -380,8 +380,7 @@ export class GrpoTrainer {
     const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
     const final = await sampler.sample(this.state.ema, noise, prompts);
     sampler.dispose();
-    const isImage = model.config.sampleShape.length === 3;
-    const images = (await (isImage ? np.clip(final, -1, 1) : final).data()) as Float32Array;
+    const images = await decodeSamples(final, model.config.sampleShape);
     const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
     const rewards = summarizeRewards(this.rewards, scores);
     const proxy = rewards.reduce((a, r, k) => a + this.rewards[k].weight * r.mean, 0);

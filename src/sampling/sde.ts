@@ -51,6 +51,14 @@ export function disposeRollout(rollout: Rollout): void {
   for (const step of rollout.steps) for (const a of [step.x, step.xNext, step.muOld, step.logProbOld]) a.dispose();
 }
 
+/**
+ * Final samples to host memory (consumes `final`): images ([C, H, W] samples) are clipped to
+ * their range [−1, 1]; other samples (2-D toy points) are returned as they are.
+ */
+export async function decodeSamples(final: JaxArray, sampleShape: number[]): Promise<Float32Array> {
+  return (await (sampleShape.length === 3 ? np.clip(final, -1, 1) : final).data()) as Float32Array;
+}
+
 const full = (n: number, value: number): JaxArray => np.full([n], value, { dtype: np.float32 });
 
 export class SdeSampler {

@@ -1,15 +1,22 @@
 /**
- * Where the time of a dit-s forward pass goes: jax-js kernel timings (profiler trace, worker
- * pool off so kernels are timed individually), grouped by output size, with the FLOP rate of
- * each group.   npm run profile -- [batch=64]
+ * Where the time of a dit-s pass goes: jax-js kernel timings (profiler trace, worker pool
+ * off so kernels are timed individually), grouped by output size.
+ *   npm run profile -- [batch=64] [mode=sample|train]
+ * `sample` is the sampler's forward (no gradient work); `train` is forward + backward of a
+ * squared-velocity loss with respect to the parameters (the trainer's pass).
  */
-import { initEngine, jit, numpy as np, profiler, random } from "../src/engine/jax.js";
+import { grad, initEngine, jit, numpy as np, profiler, random, type JaxArray } from "../src/engine/jax.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
-import { disposeTree, refTree } from "../src/engine/tree.js";
+import { disposeTree, refTree, type ParamTree } from "../src/engine/tree.js";
 
 const batch = Number(process.argv[2] ?? 64);
+const mode = process.argv[3] ?? "sample";
 if (process.env.GRPO_GUARD_THREADS !== "1") {
   console.error("profile: run with GRPO_GUARD_THREADS=1 (jax-js times kernels only without the worker pool)");
+  process.exit(2);
+}
+if (mode !== "sample" && mode !== "train") {
+  console.error(`profile: mode must be "sample" or "train", got "${mode}"`);
   process.exit(2);
 }
 await initEngine();
@@ -18,15 +25,24 @@ const params = model.init(random.key(0));
 const x = random.normal(random.key(1), [batch, 1, 28, 28]);
 const s = random.uniform(random.key(2), [batch]);
 const tokens = np.zeros([batch, 1], { dtype: np.int32 });
-const forward = jit((p: typeof params, xx: typeof x, ss: typeof s, tt: typeof tokens) => {
-  const v = model.apply(p, xx, ss, tt);
-  disposeTree(p);
-  return v;
-});
-await forward(refTree(params), x.ref, s.ref, tokens.ref).data(); // compile
+const pass =
+  mode === "sample"
+    ? jit((p: ParamTree, xx: JaxArray, ss: JaxArray, tt: JaxArray) => {
+        const v = model.apply(p, xx, ss, tt, { differentiable: false });
+        disposeTree(p);
+        return [v];
+      })
+    : jit(grad((p: ParamTree, xx: JaxArray, ss: JaxArray, tt: JaxArray) => np.sum(np.square(model.apply(p, xx, ss, tt)))));
+const run = async (): Promise<void> => {
+  const out = pass(refTree(params), x.ref, s.ref, tokens.ref) as ParamTree;
+  const leaves = Object.values(out).flat() as unknown[];
+  await Promise.all(leaves.filter((l): l is JaxArray => typeof (l as JaxArray)?.blockUntilReady === "function").map((l) => l.blockUntilReady()));
+  disposeTree(out);
+};
+await run(); // compile
 profiler.startTrace();
 const started = performance.now();
-await forward(refTree(params), x.ref, s.ref, tokens.ref).data();
+await run();
 const wall = performance.now() - started;
 profiler.stopTrace();
 const groups = new Map<string, { ms: number; count: number }>();
@@ -36,5 +52,5 @@ for (const entry of performance.getEntriesByType("measure")) {
   g.count += 1;
   groups.set(entry.name, g);
 }
-console.log(JSON.stringify({ batch, wall_ms: +wall.toFixed(1), kernels: [...groups].sort((a, b) => b[1].ms - a[1].ms).map(([name, g]) => ({ name, count: g.count, ms: +g.ms.toFixed(1) })) }));
+console.log(JSON.stringify({ batch, mode, wall_ms: +wall.toFixed(1), kernels: [...groups].sort((a, b) => b[1].ms - a[1].ms).map(([name, g]) => ({ name, count: g.count, ms: +g.ms.toFixed(1) })) }));
 process.exit(0);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,37 @@ test("compare: four methods × seeds with one budget, a results table, finished 
     assert.match(page, new RegExp(`\\| ${row.replace(/[()/]/g, (c) => `\\${c}`)} \\| 1 \\|`));
   }
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("proxy-gold.svg"));
+  assert.ok(readdirSync(join(dir, "docs", "results")).includes("frontier.svg"));
+  assert.match(page, /## Gold at matched proxy/);
+  // Hand-written findings survive a rewrite of the page.
+  writeFileSync(join(dir, "docs", "results.md"), page.replace("(to be written from the figures and tables below)", "Guard wins at seed 0."));
   const again = spawnSync(process.execPath, args, { encoding: "utf8", env });
   assert.equal(again.status, 0, again.stderr);
   assert.equal((again.stdout.match(/finished earlier/g) ?? []).length, 4);
+  assert.match(readFileSync(join(dir, "docs", "results.md"), "utf8"), /Guard wins at seed 0\./);
+});
+
+test("frontier figure and matched-proxy tables: one curve per run, gold at each seed's first evaluation reaching a level", async () => {
+  const { frontierFigure, matchedProxyTables, proxyLevels } = await import("../src/experiments/compare.js");
+  const evalRecord = (epoch: number, proxy: number, frechetMean: number, diversity: number, judgeAccuracy: number) => ({
+    type: "eval" as const,
+    epoch,
+    proxy,
+    rewards: [],
+    gold: { judgeAccuracy, frechet: [], frechetMean, frechetFloor: 0, frechetReal: 0, diversity, diversityReal: 0, drift: 0, gold: 0 },
+  });
+  const run = (name: string, points: [number, number, number, number][]) =>
+    ({ name, dir: `/runs/${name}`, meta: {}, skipped: [], images: [], records: points.map(([p, f, d, j], i) => evalRecord(5 * i, p, f, d, j)) }) as never;
+  const slow = { variant: { label: "slow", algorithm: "flow-grpo" as const, dynamics: "flow-sde" as const }, runs: [run("slow-s0", [[0.86, 47, 16.8, 0.87], [0.9, 42, 16, 0.9]]), run("slow-s1", [[0.86, 47, 16.8, 0.87], [0.88, 45, 16.5, 0.88]])] };
+  const fast = { variant: { label: "fast", algorithm: "grpo-guard" as const, dynamics: "flow-sde" as const }, runs: [run("fast-s0", [[0.86, 47, 16.8, 0.87], [0.95, 60, 14, 0.95], [0.98, 80, 13, 0.97]])] };
+  assert.deepEqual(proxyLevels([slow, fast], 3), [0.87, 0.93, 0.98]);
+  const tables = matchedProxyTables([slow, fast], [0.9, 0.95]);
+  // Fréchet at proxy ≥ 0.90: slow-s0 reaches it (42), slow-s1 never does; fast-s0 at its 0.95 evaluation (60).
+  assert.match(tables, /\| 0\.90 \| 42\.00 \(1\/2\) \| 60\.00 \(1\/1\) \|/);
+  assert.match(tables, /\| 0\.95 \| not reached \(0\/2\) \| 60\.00 \(1\/1\) \|/);
+  assert.match(tables, /\| 0\.90 \| 90\.0 % \(1\/2\) \| 95\.0 % \(1\/1\) \|/);
+  const svg = frontierFigure([slow, fast]);
+  for (const name of ["slow-s0", "slow-s1", "fast-s0"]) assert.ok(svg.includes(`data-run="${name}"`), name);
+  // Three panels (Fréchet, diversity, judge) × the points of every run.
+  assert.equal((svg.match(/<circle/g) ?? []).length, 3 * (2 + 2 + 3));
 });

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initEngine, numpy as np, random, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
+import { initEngine, nn, numpy as np, random, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
 import { countParams, disposeTree, flattenNamed, mapTrees, refTree, type ParamTree } from "../src/engine/tree.js";
 import { createModel, MODEL_PRESETS, presetConfig } from "../src/models/registry.js";
 import { globalNorm } from "../src/engine/optim.js";
+import { geluSimd } from "../src/models/layers.js";
 import { promptTokens, tokenizePrompt } from "../src/models/prompts.js";
 import { UserError } from "../src/engine/errors.js";
 
@@ -45,6 +46,36 @@ test("velocity models map [B, ...sampleShape] to the same shape, per sample", as
     for (let i = 0; i < per; i++) assert.ok(Math.abs(single[i] - all[per + i]) < 1e-4, `${name}: batch-independent at ${i}`);
     disposeTree(perturbed);
   }
+});
+
+test("the sampling path (token-major attention, SIMD GELU) computes the training path's velocity", async () => {
+  const config = presetConfig("dit-s");
+  const model = createModel(config);
+  const params = mapTrees((p) => p.add(random.normal(random.key(11), p.shape).mul(0.05)), model.init(random.key(10)));
+  const B = 4;
+  const x = random.normal(random.key(12), [B, ...config.sampleShape]);
+  const s = np.array([0.1, 0.4, 0.7, 1.0]);
+  const tokens = promptTokens(["0", "3", "8", ""], config.vocab, config.promptLength);
+  const training = (await model.apply(params, x.ref, s.ref, tokens.ref).data()) as Float32Array;
+  const sampling = (await model.apply(params, x, s, tokens, { differentiable: false }).data()) as Float32Array;
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < training.length; i++) {
+    worst = Math.max(worst, Math.abs(training[i] - sampling[i]));
+    scale = Math.max(scale, Math.abs(training[i]));
+  }
+  assert.ok(scale > 0.1, `velocities are not trivially zero (max |v| ${scale})`);
+  assert.ok(worst < 1e-5 * Math.max(1, scale), `max |Δv| ${worst} (max |v| ${scale})`);
+  disposeTree(params);
+});
+
+test("geluSimd is jax-js's tanh GELU within 1e-6, including the tails", async () => {
+  const z = np.linspace(-12, 12, 24001);
+  const reference = (await nn.gelu(z.ref).data()) as Float32Array;
+  const simd = (await geluSimd(z).data()) as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - simd[i]));
+  assert.ok(worst < 1e-6, `max |Δ| ${worst}`);
 });
 
 test("finite differences agree with the gradient of a tiny DiT and MLP", async () => {

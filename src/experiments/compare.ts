@@ -4,8 +4,9 @@
  * (mean ± std over seeds) next to the per-run report figures.
  */
 import type { SlimRecord } from "../dashboard/series.js";
-import { epochRecords, summarizeRun } from "../dashboard/series.js";
-import { loadRun } from "../dashboard/runs.js";
+import { epochRecords, evalRecords, runColor, summarizeRun } from "../dashboard/series.js";
+import { loadRun, type LoadedRun } from "../dashboard/runs.js";
+import { renderFigure, type LegendEntry, type PanelSpec } from "../dashboard/svg.js";
 
 export interface Variant {
   /** Run-name prefix and table label. */
@@ -21,6 +22,8 @@ export interface ComparePreset {
   epochs: number;
   evalEvery: number;
   seeds: number[];
+  /** Config overrides applied to every run of the preset (the documented budget). */
+  overrides: string[];
 }
 
 export const COMPARE_PRESETS: Record<string, ComparePreset> = {
@@ -32,9 +35,13 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
       { label: "dance-grpo", algorithm: "flow-grpo", dynamics: "dance-sde" },
       { label: "dance-guard", algorithm: "grpo-guard", dynamics: "dance-sde" },
     ],
-    epochs: 60,
+    // Budget: 12 runs × 30 epochs ≈ 100 min on 2 cores. 30 epochs at lr 1e-4 is where the
+    // default experiment's gold score peaks and falls; 16 samples per digit keep the
+    // per-class Fréchet distance comparable between methods (it is biased upward at small n).
+    epochs: 30,
     evalEvery: 5,
     seeds: [0, 1, 2],
+    overrides: ["eval.perPrompt=16"],
   },
 };
 
@@ -48,14 +55,15 @@ export interface PlannedRun {
 export function comparisonPlan(preset: ComparePreset, options: { seeds?: number[]; epochs?: number; prefix: string }): PlannedRun[] {
   const seeds = options.seeds ?? preset.seeds;
   const epochs = options.epochs ?? preset.epochs;
-  return preset.variants.flatMap((variant) =>
-    seeds.map((seed) => {
+  // Seed-major order: an interrupted comparison has every method at the seeds it finished.
+  return seeds.flatMap((seed) =>
+    preset.variants.map((variant) => {
       const name = `${options.prefix}-${variant.label}-s${seed}`;
       return {
         variant,
         seed,
         name,
-        overrides: [`name=${name}`, `algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, `seed=${seed}`, `train.epochs=${epochs}`, `eval.every=${preset.evalEvery}`],
+        overrides: [`name=${name}`, `algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, `seed=${seed}`, `train.epochs=${epochs}`, `eval.every=${preset.evalEvery}`, ...preset.overrides],
       };
     }),
   );
@@ -101,4 +109,99 @@ export function comparisonTable(runs: readonly { variant: Variant; dir: string }
     );
   }
   return lines.join("\n");
+}
+
+/** A gold-panel quantity read from an evaluation record. */
+export interface GoldMetric {
+  key: string;
+  label: string;
+  /** Which direction is better, for the reader. */
+  better: "higher" | "lower";
+  read: (e: ReturnType<typeof evalRecords>[number]) => number | null;
+}
+
+export const GOLD_METRICS: GoldMetric[] = [
+  { key: "frechet", label: "Fréchet distance to real digits (mean over classes)", better: "lower", read: (e) => e.gold?.frechetMean ?? null },
+  { key: "diversity", label: "within-prompt diversity", better: "higher", read: (e) => e.gold?.diversity ?? null },
+  { key: "judge", label: "held-out judge accuracy", better: "higher", read: (e) => e.gold?.judgeAccuracy ?? null },
+];
+
+export interface MethodRuns {
+  variant: Variant;
+  runs: LoadedRun[];
+}
+
+/**
+ * Benchmark B2's central figure: each gold metric against the proxy reward, one curve per
+ * run (points = evaluations in epoch order), one colour per method. A method that only
+ * reaches the proxy faster moves along the same curve; a better method sits on a better one.
+ */
+export function frontierFigure(methods: readonly MethodRuns[]): string {
+  const panels: PanelSpec[] = GOLD_METRICS.map((metric) => ({
+    title: `${metric.label} (${metric.better} is better)`,
+    xLabel: "proxy reward (digit-ocr)",
+    yLabel: metric.key === "judge" ? "accuracy" : metric.key,
+    lines: methods.flatMap((method, m) =>
+      method.runs.map((run) => ({
+        label: `${method.variant.label} ${run.name}`,
+        run: run.name,
+        color: runColor(m),
+        points: evalRecords(run.records).flatMap((e): [number, number | null][] => (e.proxy === null ? [] : [[e.proxy, metric.read(e)]])),
+      })),
+    ),
+  }));
+  const legend: LegendEntry[] = methods.map((method, m) => ({ label: `${method.variant.label} (${method.runs.length} seeds)`, color: runColor(m) }));
+  return renderFigure("Gold quality against proxy reward (the frontier)", panels, legend, 3, "one curve per run, one point per evaluation (EMA policy, fixed prompts and noise), epoch order along each curve");
+}
+
+/** The first evaluation at which a run's proxy reaches `level`, or null if it never does. */
+export function firstEvalReaching(run: LoadedRun, level: number): ReturnType<typeof evalRecords>[number] | null {
+  return evalRecords(run.records).find((e) => e.proxy !== null && e.proxy >= level) ?? null;
+}
+
+/** Proxy levels for matched comparisons: from the best starting proxy to the highest peak, evenly. */
+export function proxyLevels(methods: readonly MethodRuns[], count = 5): number[] {
+  const runs = methods.flatMap((m) => m.runs);
+  const proxies = runs.map((r) => evalRecords(r.records).flatMap((e) => (e.proxy === null ? [] : [e.proxy])));
+  const start = Math.max(...proxies.map((p) => p[0] ?? -Infinity));
+  const peak = Math.max(...proxies.flat());
+  if (!Number.isFinite(start) || !(peak > start)) return [];
+  const lo = Math.ceil((start + 0.005) * 100) / 100;
+  const hi = Math.floor(peak * 100) / 100;
+  if (hi < lo) return [];
+  const levels = Array.from({ length: count }, (_, i) => Math.round((lo + ((hi - lo) * i) / Math.max(1, count - 1)) * 100) / 100);
+  return [...new Set(levels)];
+}
+
+/**
+ * Gold at matched proxy: per metric, a table with one row per proxy level and one column per
+ * method; a cell is the metric at each seed's first evaluation reaching that proxy level
+ * (mean ± std over the seeds that reach it, with their count).
+ */
+export function matchedProxyTables(methods: readonly MethodRuns[], levels = proxyLevels(methods)): string {
+  if (levels.length === 0) return "No run raised the proxy above its starting value, so there is no matched-proxy comparison.";
+  const out: string[] = [];
+  for (const metric of GOLD_METRICS) {
+    out.push(`**${metric.label}** (${metric.better} is better) at the first evaluation with proxy ≥ level:`, ``);
+    out.push(`| proxy ≥ | ${methods.map((m) => m.variant.label).join(" | ")} |`, `|---|${methods.map(() => "---|").join("")}`);
+    for (const level of levels) {
+      const cells = methods.map((method) => {
+        const values = method.runs.map((run) => firstEvalReaching(run, level)).map((e) => (e ? metric.read(e) : null)).filter((v): v is number => v !== null);
+        if (values.length === 0) return `not reached (0/${method.runs.length})`;
+        const scale = metric.key === "judge" ? 100 : 1;
+        const text = meanStdScaled(values, scale, metric.key === "judge" ? 1 : 2);
+        return `${text}${metric.key === "judge" ? " %" : ""} (${values.length}/${method.runs.length})`;
+      });
+      out.push(`| ${level.toFixed(2)} | ${cells.join(" | ")} |`);
+    }
+    out.push(``);
+  }
+  return out.join("\n");
+}
+
+function meanStdScaled(xs: number[], scale: number, digits: number): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length === 1) return (m * scale).toFixed(digits);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${(m * scale).toFixed(digits)} ± ${(sd * scale).toFixed(digits)}`;
 }

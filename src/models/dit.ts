@@ -12,8 +12,8 @@
  */
 import { numpy as np, nn, random, type JaxArray } from "../engine/jax.js";
 import type { ParamTree } from "../engine/tree.js";
-import { initLinear, layerNorm, linear, promptEmbedding, timestepEmbedding, zeroLinear, type LinearParams } from "./layers.js";
-import type { ModelConfigBase, VelocityModel } from "./model.js";
+import { geluSimd, initLinear, layerNorm, linear, promptEmbedding, timestepEmbedding, zeroLinear, type LinearParams } from "./layers.js";
+import type { ApplyOptions, ModelConfigBase, VelocityModel } from "./model.js";
 
 export interface DitConfig extends ModelConfigBase {
   kind: "dit";
@@ -118,41 +118,60 @@ export function createDit(config: DitConfig): VelocityModel<DitConfig> {
       .reshape([B, C, H, W]);
   }
 
-  /** Additive attention bias: 0 for real keys, −1e9 for padding keys. */
-  function keyMask(): JaxArray {
+  /** Additive attention bias over keys (last axis): 0 for real keys, −1e9 for padding keys. */
+  function keyMask(rank: number): JaxArray {
     const bias = new Float32Array(TP);
     for (let t = T; t < TP; t++) bias[t] = -1e9;
-    return np.array(bias, { shape: [1, 1, 1, TP] });
+    return np.array(bias, { shape: [...new Array<number>(rank - 1).fill(1), TP] });
   }
 
-  function attention(p: BlockParams, a: JaxArray, B: number): JaxArray {
-    const split = (x: JaxArray): JaxArray => x.reshape([B, TP, heads, headDim]).transpose([0, 2, 1, 3]);
-    const q = split(linear(p.q, a.ref)).mul(1 / Math.sqrt(headDim));
-    const k = split(linear(p.k, a.ref));
-    const v = split(linear(p.v, a));
-    let scores = np.matmul(q, k.transpose([0, 1, 3, 2]));
-    if (TP !== T) scores = scores.add(keyMask());
-    const weights = nn.softmax(scores, -1);
-    const mixed = np.matmul(weights, v).transpose([0, 2, 1, 3]).reshape([B, TP, D]);
+  /**
+   * Multi-head self-attention in two layouts that compute the same function; which one is
+   * faster depends on whether a gradient is taken (docs/performance.md, "attention layout").
+   * - Head-major ([B, H, T, hd], the textbook form) when differentiating: the head outputs
+   *   are needed again by the backward pass, so jax-js materialises them and the output
+   *   projection reads contiguous memory.
+   * - Token-major when only sampling: scores [B, T, H, 1, T] = q [B, T, H, 1, hd] @ kᵀ and
+   *   softmax(scores) @ v come out directly as [B, T, H, 1, hd] = [B, T, D], so the output
+   *   projection never reads a transposed view (which drops jax-js to scalar kernels, 72 of
+   *   105 ms of a batch-64 attention).
+   */
+  function attention(p: BlockParams, a: JaxArray, B: number, differentiable: boolean): JaxArray {
+    const q = linear(p.q, a.ref).mul(1 / Math.sqrt(headDim));
+    const k = linear(p.k, a.ref);
+    const v = linear(p.v, a);
+    let mixed: JaxArray;
+    if (differentiable) {
+      const headMajor = (x: JaxArray): JaxArray => x.reshape([B, TP, heads, headDim]).transpose([0, 2, 1, 3]);
+      let scores = np.matmul(headMajor(q), headMajor(k).transpose([0, 1, 3, 2]));
+      if (TP !== T) scores = scores.add(keyMask(4));
+      mixed = np.matmul(nn.softmax(scores, -1), headMajor(v)).transpose([0, 2, 1, 3]).reshape([B, TP, D]);
+    } else {
+      const perToken = (x: JaxArray): JaxArray => x.reshape([B, TP, heads, headDim]).transpose([0, 2, 1, 3]).reshape([B, 1, heads, TP, headDim]);
+      let scores = np.matmul(q.reshape([B, TP, heads, 1, headDim]), perToken(k).transpose([0, 1, 2, 4, 3]));
+      if (TP !== T) scores = scores.add(keyMask(5));
+      mixed = np.matmul(nn.softmax(scores, -1), perToken(v)).reshape([B, TP, D]);
+    }
     return linear(p.o, mixed);
   }
 
-  function block(p: BlockParams, h: JaxArray, cond: JaxArray, B: number): JaxArray {
+  function block(p: BlockParams, h: JaxArray, cond: JaxArray, B: number, differentiable: boolean): JaxArray {
     const mod = (l: LinearParams): JaxArray => linear(l, cond.ref).reshape([B, 1, D]);
     const a = layerNorm(h.ref).mul(mod(p.scale1).add(1)).add(mod(p.shift1));
-    h = h.add(attention(p, a, B));
+    h = h.add(attention(p, a, B, differentiable));
     const m = layerNorm(h.ref).mul(mod(p.scale2).add(1)).add(mod(p.shift2));
     cond.dispose();
-    return h.add(linear(p.fc2, nn.gelu(linear(p.fc1, m))));
+    return h.add(linear(p.fc2, (differentiable ? nn.gelu(linear(p.fc1, m)) : geluSimd(linear(p.fc1, m)))));
   }
 
-  function apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray): JaxArray {
+  function apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, options: ApplyOptions = {}): JaxArray {
     const p = params as DitParams;
+    const differentiable = options.differentiable ?? true;
     const B = x.shape[0];
     const cond = nn.silu(linear(p.time, timestepEmbedding(s, timeDim)).add(promptEmbedding(p.prompt, tokens)));
     let h = linear(p.embed, patchify(x)).add(p.pos.ref);
     if (TP !== T) h = np.concatenate([h, np.zeros([B, TP - T, D])], 1);
-    for (const blockParams of p.blocks) h = block(blockParams, h, cond.ref, B);
+    for (const blockParams of p.blocks) h = block(blockParams, h, cond.ref, B, differentiable);
     cond.dispose();
     if (TP !== T) h = h.slice([], [0, T]);
     return unpatchify(linear(p.out, layerNorm(h)));

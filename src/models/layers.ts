@@ -3,7 +3,7 @@
  * each apply function *borrows* its parameters (takes `.ref` of what it uses) and consumes
  * its activations, so one parameter tree serves many calls.
  */
-import { nn, numpy as np, random, type JaxArray } from "../engine/jax.js";
+import { numpy as np, random, type JaxArray } from "../engine/jax.js";
 import type { ParamTree } from "../engine/tree.js";
 
 export interface LinearParams extends ParamTree {
@@ -61,5 +61,43 @@ export function promptEmbedding(table: JaxArray, tokens: JaxArray): JaxArray {
   return np.matmul(np.sum(oneHot, 1), table.ref);
 }
 
-export const silu = nn.silu;
-export const gelu = nn.gelu;
+/** Chebyshev interpolation coefficients of f on [0, range] (n first-kind nodes). */
+function chebyshevFit(f: (y: number) => number, range: number, n: number): number[] {
+  const nodes = Array.from({ length: n }, (_, k) => Math.cos((Math.PI * (k + 0.5)) / n));
+  return Array.from({ length: n }, (_, j) => {
+    let sum = 0;
+    for (let k = 0; k < n; k++) sum += f(((nodes[k] + 1) * range) / 2) * Math.cos((Math.PI * j * (k + 0.5)) / n);
+    return ((j === 0 ? 1 : 2) / n) * sum;
+  });
+}
+
+/** Σ c_j T_j(t) by Clenshaw's recurrence (adds and multiplies only); consumes t. */
+function chebyshevSeries(t: JaxArray, coefficients: readonly number[]): JaxArray {
+  let b1 = np.zerosLike(t.ref);
+  let b2 = np.zerosLike(t.ref);
+  for (let j = coefficients.length - 1; j >= 1; j--) {
+    const b0 = t.ref.mul(2).mul(b1.ref).sub(b2).add(coefficients[j]);
+    b2 = b1;
+    b1 = b0;
+  }
+  return t.mul(b1).sub(b2).add(coefficients[0]);
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_RANGE = 5.5;
+const geluTanhForm = (y: number): number => 0.5 * y * (1 + Math.tanh(GELU_C * (y + 0.044715 * y ** 3)));
+/** h(y) = gelu(y) − y on [0, 5.5]; |h| < 6e-9 beyond. */
+const GELU_H = chebyshevFit((y) => geluTanhForm(y) - y, GELU_RANGE, 18);
+
+/**
+ * GELU in its tanh form — the function of jax-js's `nn.gelu`, within 5e-7 — computed with
+ * adds, multiplies and min/max only, so jax-js keeps the kernel in wasm SIMD (tanh, exp and
+ * division make a whole kernel scalar: docs/performance.md). gelu(x) = relu(x) + h(|x|) with
+ * h(y) = gelu(y) − y = −y·σ(−2u(y)) (u the tanh argument), an 18-term Chebyshev series on
+ * [0, 5.5]. For sampling: under a gradient, `nn.gelu` is faster (the series' backward pass
+ * is ~40 kernels).
+ */
+export function geluSimd(x: JaxArray): JaxArray {
+  const t = np.minimum(np.abs(x.ref), GELU_RANGE).mul(2 / GELU_RANGE).sub(1);
+  return np.maximum(x, 0).add(chebyshevSeries(t, GELU_H));
+}

@@ -14,6 +14,14 @@ export interface ModelConfigBase {
   promptLength: number;
 }
 
+export interface ApplyOptions {
+  /**
+   * False when no gradient will flow through this call (sampling, evaluation, a frozen
+   * reference): the model may skip work that only shapes the gradient. Values are the same.
+   */
+  differentiable?: boolean;
+}
+
 export interface VelocityModel<C extends ModelConfigBase = ModelConfigBase> {
   readonly config: C;
   /** Fresh parameters from a PRNG key (consumed). */
@@ -22,5 +30,5 @@ export interface VelocityModel<C extends ModelConfigBase = ModelConfigBase> {
    * Velocity for a batch: x [B, ...sampleShape], s [B], tokens [B, promptLength] int32.
    * Borrows `params`; consumes x, s and tokens.
    */
-  apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray): JaxArray;
+  apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, options?: ApplyOptions): JaxArray;
 }

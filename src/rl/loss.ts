@@ -68,7 +68,7 @@ export function policyLoss(
 
   let klRef: JaxArray;
   if (refParams !== null && settings.klBeta > 0) {
-    const vRef = model.apply(refParams, x.ref, s, tokens);
+    const vRef = model.apply(refParams, x.ref, s, tokens, { differentiable: false });
     if (settings.klType === "v") {
       klRef = rowMean(np.square(v.sub(vRef))); // v-based: mean((v_θ − v_ref)²)
       for (const unused of [alpha, beta, sigma]) unused.dispose();

@@ -18,10 +18,10 @@ export interface OdeOptions {
 
 /** Guided velocity (borrows params; consumes x, s, tokens). */
 export function guidedVelocity(model: VelocityModel, params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, guidance: number): JaxArray {
-  if (guidance === 1) return model.apply(params, x, s, tokens);
+  if (guidance === 1) return model.apply(params, x, s, tokens, { differentiable: false });
   const B = x.shape[0];
   const nullTokens = np.fullLike(tokens.ref, -1);
-  const v = model.apply(params, np.concatenate([x.ref, x], 0), np.concatenate([s.ref, s], 0), np.concatenate([tokens, nullTokens], 0));
+  const v = model.apply(params, np.concatenate([x.ref, x], 0), np.concatenate([s.ref, s], 0), np.concatenate([tokens, nullTokens], 0), { differentiable: false });
   const vPrompt = v.ref.slice([0, B]);
   const vNull = v.slice([B, 2 * B]);
   return vNull.ref.add(vPrompt.sub(vNull).mul(guidance));

@@ -72,7 +72,7 @@ export class SdeSampler {
     readonly eta: number,
   ) {
     this.sdeStep = jit((params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, alpha: JaxArray, beta: JaxArray, std: JaxArray, kappa: JaxArray, logConst: JaxArray, z: JaxArray) => {
-      const v = model.apply(params, x.ref, s, tokens);
+      const v = model.apply(params, x.ref, s, tokens, { differentiable: false });
       disposeTree(params);
       const mu = stepMean(x, v, alpha, beta);
       const xNext = mu.ref.add(z.mul(perRow(std, mu.shape)));
@@ -80,7 +80,7 @@ export class SdeSampler {
       return [xNext, mu, logp];
     }) as never;
     this.odeStep = jit((params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, dt: JaxArray) => {
-      const v = model.apply(params, x.ref, s, tokens);
+      const v = model.apply(params, x.ref, s, tokens, { differentiable: false });
       disposeTree(params);
       return x.add(v.mul(perRow(dt, x.shape)));
     }) as never;

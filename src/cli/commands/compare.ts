@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../engine/errors.js";
@@ -6,7 +6,8 @@ import { listCheckpoints } from "../../engine/checkpoint.js";
 import { loadConfig } from "../../config/load.js";
 import { TrainConfigSchema } from "../../config/train.js";
 import { writeReport } from "../../dashboard/report.js";
-import { COMPARE_PRESETS, comparisonPlan, comparisonTable } from "../../experiments/compare.js";
+import { COMPARE_PRESETS, comparisonPlan, comparisonTable, frontierFigure, matchedProxyTables, type MethodRuns } from "../../experiments/compare.js";
+import { loadRun } from "../../dashboard/runs.js";
 import { runPaths } from "../../rl/run.js";
 import { collect, positiveInt } from "../options.js";
 import { runTraining } from "./train.js";
@@ -39,7 +40,6 @@ export function registerCompare(program: Command): void {
         return n;
       });
       const plan = comparisonPlan(preset, { seeds, epochs: opts.epochs, prefix: opts.preset });
-      const started = Date.now();
       const done: { variant: (typeof plan)[number]["variant"]; dir: string }[] = [];
       for (const [i, run] of plan.entries()) {
         const config = loadConfig(TrainConfigSchema, preset.config, [...run.overrides, ...opts.set, `output.dir=${opts.runs}`]);
@@ -58,22 +58,62 @@ export function registerCompare(program: Command): void {
       }
       const figuresDir = join(dirname(opts.results), "results");
       writeReport(done.map((r) => r.dir), figuresDir);
+      const methods: MethodRuns[] = preset.variants.map((variant) => ({
+        variant,
+        runs: done.filter((r) => r.variant.label === variant.label).map((r) => loadRun(r.dir)),
+      }));
+      writeFileSync(join(figuresDir, "frontier.svg"), frontierFigure(methods));
       const rel = (p: string) => relative(dirname(opts.results), p) || ".";
+      const figure = (file: string, alt: string) => `![${alt}](${rel(join(figuresDir, file))})`;
       const page = [
         `# Results: ${opts.preset} comparison (benchmark B2)`,
         ``,
         `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\`.`,
-        `Base config \`${preset.config}\`; ${plan.length} runs (${preset.variants.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs; total wall time of this invocation ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+        `Base config \`${preset.config}\` with ${[...preset.overrides, ...opts.set].map((o) => `\`${o}\``).join(", ") || "no overrides"}; ${plan.length} runs (${preset.variants.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs.`,
         ``,
-        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds.`,
+        keptFindings(opts.results),
+        ``,
+        `## Gold against proxy (the frontier)`,
+        ``,
+        figure("frontier.svg", "frontier"),
+        ``,
+        `## Gold at matched proxy`,
+        ``,
+        matchedProxyTables(methods),
+        ``,
+        `## Per method`,
+        ``,
+        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds; per-step columns average every trained epoch.`,
         ``,
         comparisonTable(done),
         ``,
-        `Per-run table and figures: [results/summary.md](${rel(join(figuresDir, "summary.md"))}).`,
+        `## Figures of every run`,
+        ``,
+        `Per-run table: [results/summary.md](${rel(join(figuresDir, "summary.md"))}).`,
+        ``,
+        figure("proxy-gold.svg", "proxy and gold per epoch"),
+        ``,
+        figure("ratio-distribution.svg", "log-ratio distribution per step"),
+        ``,
+        figure("clip-fractions.svg", "clip fractions by advantage sign"),
+        ``,
+        figure("image-timeline.svg", "image timeline"),
         ``,
       ].join("\n");
       mkdirSync(dirname(opts.results), { recursive: true });
       writeFileSync(opts.results, page);
       console.log(`\nwrote ${opts.results} and ${figuresDir}/`);
     });
+}
+
+const FINDINGS_START = "<!-- findings: kept when this page is rewritten -->";
+const FINDINGS_END = "<!-- /findings -->";
+
+/** The hand-written findings section of an existing results page (or an empty one to fill in). */
+function keptFindings(path: string): string {
+  const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const start = previous.indexOf(FINDINGS_START);
+  const end = previous.indexOf(FINDINGS_END);
+  const body = start >= 0 && end > start ? previous.slice(start + FINDINGS_START.length, end).trim() : "## Findings\n\n(to be written from the figures and tables below)";
+  return `${FINDINGS_START}\n${body}\n${FINDINGS_END}`;
 }

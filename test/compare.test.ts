@@ -55,3 +55,9 @@ test("frontier figure and matched-proxy tables: one curve per run, gold at each 
   // Three panels (Fréchet, diversity, judge) × the points of every run.
   assert.equal((svg.match(/<circle/g) ?? []).length, 3 * (2 + 2 + 3));
 });
+
+test("compare --methods runs a subset and names unknown methods", () => {
+  const bad = spawnSync(process.execPath, [bin, "compare", "--methods", "flow-grpo,guard"], { encoding: "utf8" });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--methods: unknown method "guard" \(the digits preset has flow-grpo, grpo-guard, dance-grpo, dance-guard\)/);
+});

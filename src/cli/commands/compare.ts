@@ -15,6 +15,7 @@ import { runTraining } from "./train.js";
 interface CompareOptions {
   preset: string;
   seeds?: string;
+  methods?: string;
   epochs?: number;
   set: string[];
   runs: string;
@@ -27,6 +28,7 @@ export function registerCompare(program: Command): void {
     .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page")
     .option("--preset <name>", `comparison preset (${Object.keys(COMPARE_PRESETS).join(", ")})`, "digits")
     .option("--seeds <list>", "comma-separated seeds (default: the preset's)")
+    .option("--methods <list>", "comma-separated method labels to run (default: all of the preset's)")
     .option("--epochs <n>", "epochs per run (default: the preset's)", positiveInt("--epochs"))
     .option("--set <key=value>", "override a config field in every run (repeatable)", collect, [])
     .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed)", "runs/compare")
@@ -39,7 +41,10 @@ export function registerCompare(program: Command): void {
         if (!Number.isInteger(n)) throw new UserError(`--seeds expects comma-separated integers, got "${opts.seeds}"`);
         return n;
       });
-      const plan = comparisonPlan(preset, { seeds, epochs: opts.epochs, prefix: opts.preset });
+      const labels = preset.variants.map((v) => v.label);
+      const methods = opts.methods?.split(",").map((m) => m.trim());
+      for (const m of methods ?? []) if (!labels.includes(m)) throw new UserError(`--methods: unknown method "${m}" (the ${opts.preset} preset has ${labels.join(", ")})`);
+      const plan = comparisonPlan(preset, { seeds, epochs: opts.epochs, prefix: opts.preset }).filter((run) => !methods || methods.includes(run.variant.label));
       const done: { variant: (typeof plan)[number]["variant"]; dir: string }[] = [];
       for (const [i, run] of plan.entries()) {
         const config = loadConfig(TrainConfigSchema, preset.config, [...run.overrides, ...opts.set, `output.dir=${opts.runs}`]);
@@ -58,18 +63,17 @@ export function registerCompare(program: Command): void {
       }
       const figuresDir = join(dirname(opts.results), "results");
       writeReport(done.map((r) => r.dir), figuresDir);
-      const methods: MethodRuns[] = preset.variants.map((variant) => ({
-        variant,
-        runs: done.filter((r) => r.variant.label === variant.label).map((r) => loadRun(r.dir)),
-      }));
-      writeFileSync(join(figuresDir, "frontier.svg"), frontierFigure(methods));
+      const groups: MethodRuns[] = preset.variants
+        .filter((variant) => !methods || methods.includes(variant.label))
+        .map((variant) => ({ variant, runs: done.filter((r) => r.variant.label === variant.label).map((r) => loadRun(r.dir)) }));
+      writeFileSync(join(figuresDir, "frontier.svg"), frontierFigure(groups));
       const rel = (p: string) => relative(dirname(opts.results), p) || ".";
       const figure = (file: string, alt: string) => `![${alt}](${rel(join(figuresDir, file))})`;
       const page = [
         `# Results: ${opts.preset} comparison (benchmark B2)`,
         ``,
-        `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\`.`,
-        `Base config \`${preset.config}\` with ${[...preset.overrides, ...opts.set].map((o) => `\`${o}\``).join(", ") || "no overrides"}; ${plan.length} runs (${preset.variants.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs.`,
+        `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${methods ? ` --methods ${methods.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\`.`,
+        `Base config \`${preset.config}\` with ${[...preset.overrides, ...opts.set].map((o) => `\`${o}\``).join(", ") || "no overrides"}; ${plan.length} runs (${groups.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs.`,
         ``,
         keptFindings(opts.results),
         ``,
@@ -79,7 +83,7 @@ export function registerCompare(program: Command): void {
         ``,
         `## Gold at matched proxy`,
         ``,
-        matchedProxyTables(methods),
+        matchedProxyTables(groups),
         ``,
         `## Per method`,
         ``,

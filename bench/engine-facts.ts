@@ -3,7 +3,10 @@
  * this machine:   npm run engine-facts
  * 1. batched matmul with operands of different rank ([2,3,5,4] @ [3,4,6]) vs equal rank;
  * 2. a matmul reading a head-transposed view ([B,H,T,hd] → [B,T,D]) vs a contiguous input;
- * 3. nn.gelu (tanh: scalar kernel) vs geluSimd (adds/multiplies: SIMD kernel).
+ * 3. nn.gelu (tanh: scalar kernel) vs geluSimd (adds/multiplies: SIMD kernel);
+ * 4. the throughput of one large matmul ([3328,128] @ [128,512], the dit-s MLP at batch 64),
+ *    and whether this Node accepts wasm relaxed SIMD (fused multiply-add), which jax-js uses
+ *    when available: compare `node --experimental-wasm-relaxed-simd dist/bench/engine-facts.js`.
  * Timings are medians of 9 runs under `jit`, one thread (GRPO_GUARD_THREADS=1 is set here).
  */
 process.env.GRPO_GUARD_THREADS = "1";
@@ -12,12 +15,17 @@ const { geluSimd } = await import("../src/models/layers.js");
 type Arr = ReturnType<typeof np.zeros>;
 await initEngine();
 
-async function medianMs(f: () => Promise<unknown>): Promise<number> {
-  await f();
+async function medianMs(f: () => Arr): Promise<number> {
+  const once = async () => {
+    const out = f();
+    await out.blockUntilReady();
+    out.dispose();
+  };
+  await once();
   const times: number[] = [];
   for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
-    await f();
+    await once();
     times.push(performance.now() - t0);
   }
   return +times.sort((a, b) => a - b)[4].toFixed(2);
@@ -50,18 +58,27 @@ const tokens = random.normal(random.key(4), [B, T, H * hd]);
 const w = random.normal(random.key(5), [H * hd, H * hd]);
 const viaView = jit((x: Arr, m: Arr) => np.matmul(x.transpose([0, 2, 1, 3]).reshape([B, T, H * hd]), m));
 const contiguous = jit((x: Arr, m: Arr) => np.matmul(x, m));
-const viewMs = await medianMs(() => viaView(heads.ref, w.ref).data());
-const contiguousMs = await medianMs(() => contiguous(tokens.ref, w.ref).data());
+const viewMs = await medianMs(() => viaView(heads.ref, w.ref));
+const contiguousMs = await medianMs(() => contiguous(tokens.ref, w.ref));
 
 // 3. GELU kernels on the dit-s MLP activation shape.
 const hidden = random.normal(random.key(6), [B, T, 4 * H * hd]);
 const tanhGelu = jit((x: Arr) => nn.gelu(x));
 const simdGelu = jit((x: Arr) => geluSimd(x));
-const tanhMs = await medianMs(() => tanhGelu(hidden.ref).data());
-const simdMs = await medianMs(() => simdGelu(hidden.ref).data());
+const tanhMs = await medianMs(() => tanhGelu(hidden.ref));
+const simdMs = await medianMs(() => simdGelu(hidden.ref));
+
+// 4. One large matmul; relaxed SIMD availability (a module using f32x4.relaxed_madd).
+const lhs = random.normal(random.key(7), [B * T, H * hd]);
+const rhs = random.normal(random.key(8), [H * hd, 4 * H * hd]);
+const product = jit((x: Arr, y: Arr) => np.matmul(x, y));
+const matmulMs = await medianMs(() => product(lhs.ref, rhs.ref));
+const relaxedMadd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11]);
 
 console.log(
   JSON.stringify({
+    matmul_gflops: +((2 * B * T * H * hd * 4 * H * hd) / matmulMs / 1e6).toFixed(1),
+    wasm_relaxed_simd: WebAssembly.validate(relaxedMadd),
     matmul_rank_mismatch_max_error: +mixedError.toPrecision(3),
     matmul_equal_rank_max_error: +equalError.toPrecision(3),
     projection_from_transposed_view_ms: viewMs,

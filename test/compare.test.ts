@@ -15,10 +15,10 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   const env = { ...process.env, GRPO_GUARD_THREADS: "1" };
   const first = spawnSync(process.execPath, args, { encoding: "utf8", env });
   assert.equal(first.status, 0, first.stderr);
-  assert.deepEqual(readdirSync(join(dir, "runs")).sort(), ["digits-dance-grpo-s0", "digits-dance-guard-s0", "digits-flow-grpo-s0", "digits-grpo-guard-s0"]);
+  assert.deepEqual(readdirSync(join(dir, "runs")).sort(), ["digits-dance-grpo-s0", "digits-dance-guard-s0", "digits-flow-grpo-lr5e-4-s0", "digits-flow-grpo-s0", "digits-grpo-guard-s0"]);
   const page = readFileSync(join(dir, "docs", "results.md"), "utf8");
-  for (const row of ["flow-grpo (flow-grpo / flow-sde)", "grpo-guard (grpo-guard / flow-sde)", "dance-grpo (flow-grpo / dance-sde)", "dance-guard (grpo-guard / dance-sde)"]) {
-    assert.match(page, new RegExp(`\\| ${row.replace(/[()/]/g, (c) => `\\${c}`)} \\| 1 \\|`));
+  for (const row of ["flow-grpo (flow-grpo / flow-sde)", "grpo-guard (grpo-guard / flow-sde)", "dance-grpo (flow-grpo / dance-sde)", "dance-guard (grpo-guard / dance-sde)", "flow-grpo-lr5e-4 (flow-grpo / flow-sde, train.lr=5e-4)"]) {
+    assert.match(page, new RegExp(`\\| ${row.replace(/[()/.]/g, (c) => `\\${c}`)} \\| 1 \\|`));
   }
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("proxy-gold.svg"));
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("frontier.svg"));
@@ -27,7 +27,7 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   writeFileSync(join(dir, "docs", "results.md"), page.replace("(to be written from the figures and tables below)", "Guard wins at seed 0."));
   const again = spawnSync(process.execPath, args, { encoding: "utf8", env });
   assert.equal(again.status, 0, again.stderr);
-  assert.equal((again.stdout.match(/finished earlier/g) ?? []).length, 4);
+  assert.equal((again.stdout.match(/finished earlier/g) ?? []).length, 5);
   assert.match(readFileSync(join(dir, "docs", "results.md"), "utf8"), /Guard wins at seed 0\./);
 });
 

@@ -13,6 +13,8 @@ export interface Variant {
   label: string;
   algorithm: "flow-grpo" | "grpo-guard";
   dynamics: "flow-sde" | "dance-sde" | "cps";
+  /** Config overrides of this method only (e.g. its point of a learning-rate sweep). */
+  overrides?: string[];
 }
 
 export interface ComparePreset {
@@ -34,8 +36,11 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
       { label: "grpo-guard", algorithm: "grpo-guard", dynamics: "flow-sde" },
       { label: "dance-grpo", algorithm: "flow-grpo", dynamics: "dance-sde" },
       { label: "dance-guard", algorithm: "grpo-guard", dynamics: "dance-sde" },
+      // Equal learning rates are not equal budgets (B2): Flow-GRPO at 5× the step size, to
+      // reach the proxy levels GRPO-Guard reaches within the same epochs.
+      { label: "flow-grpo-lr5e-4", algorithm: "flow-grpo", dynamics: "flow-sde", overrides: ["train.lr=5e-4"] },
     ],
-    // Budget: 12 runs × 30 epochs ≈ 100 min on 2 cores. 30 epochs at lr 1e-4 is where the
+    // Budget: 15 runs × 30 epochs ≈ 2.5 h on 2 cores. 30 epochs at lr 1e-4 is where the
     // default experiment's gold score peaks and falls; 16 samples per digit keep the
     // per-class Fréchet distance comparable between methods (it is biased upward at small n).
     epochs: 30,
@@ -63,7 +68,7 @@ export function comparisonPlan(preset: ComparePreset, options: { seeds?: number[
         variant,
         seed,
         name,
-        overrides: [`name=${name}`, `algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, `seed=${seed}`, `train.epochs=${epochs}`, `eval.every=${preset.evalEvery}`, ...preset.overrides],
+        overrides: [`name=${name}`, `algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, `seed=${seed}`, `train.epochs=${epochs}`, `eval.every=${preset.evalEvery}`, ...preset.overrides, ...(variant.overrides ?? [])],
       };
     }),
   );
@@ -105,7 +110,7 @@ export function comparisonTable(runs: readonly { variant: Variant; dir: string }
     const across = (f: (p: (typeof per)[number]) => number[]) => steps.map((_, i) => per.reduce((a, p) => a + f(p)[i], 0) / per.length);
     const variant = runs.find((r) => r.variant.label === label)!.variant;
     lines.push(
-      `| ${label} (${variant.algorithm} / ${variant.dynamics}) | ${group.length} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${group.length}${alarms.length ? ` (${alarms.join(", ")})` : ""} | ${across((p) => p.logRatio).map((v) => v.toExponential(1)).join(", ")} | ${across((p) => p.clipPositive).map((v) => v.toFixed(2)).join(", ")} |`,
+      `| ${label} (${[`${variant.algorithm} / ${variant.dynamics}`, ...(variant.overrides ?? [])].join(", ")}) | ${group.length} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${group.length}${alarms.length ? ` (${alarms.join(", ")})` : ""} | ${across((p) => p.logRatio).map((v) => v.toExponential(1)).join(", ")} | ${across((p) => p.clipPositive).map((v) => v.toFixed(2)).join(", ")} |`,
     );
   }
   return lines.join("\n");

@@ -59,5 +59,5 @@ test("frontier figure and matched-proxy tables: one curve per run, gold at each 
 test("compare --methods runs a subset and names unknown methods", () => {
   const bad = spawnSync(process.execPath, [bin, "compare", "--methods", "flow-grpo,guard"], { encoding: "utf8" });
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /--methods: unknown method "guard" \(the digits preset has flow-grpo, grpo-guard, dance-grpo, dance-guard\)/);
+  assert.match(bad.stderr, /--methods: unknown method "guard" \(the digits preset has flow-grpo, grpo-guard, dance-grpo, dance-guard, flow-grpo-lr5e-4\)/);
 });

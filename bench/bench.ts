@@ -128,6 +128,7 @@ export async function bench(argv: string[]): Promise<Record<string, unknown>> {
     params: main.paramCount,
     reference_params: REFERENCE_PARAMS,
     threads: Number(process.env.GRPO_GUARD_THREADS ?? Math.min(8, cpus().length)),
+    relaxed_simd: process.env.GRPO_GUARD_RELAXED_SIMD === "1",
     sample_s: +main.sample_s.toFixed(3),
     train_s: +main.train_s.toFixed(3),
     epoch_s: +main.epoch_s.toFixed(3),

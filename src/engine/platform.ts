@@ -10,11 +10,16 @@
  *
  * Thread count: `GRPO_GUARD_THREADS` (default: the number of CPUs, at most 8; `0` or `1`
  * disables the pool). See docs/performance.md for why 2 workers beat 4 on a 2-core machine.
+ *
+ * `GRPO_GUARD_RELAXED_SIMD=1` turns on wasm relaxed SIMD (off by default on Node 20), which
+ * jax-js then uses for fused multiply-add in matmuls: faster, but the rounding may differ
+ * between CPUs, so it is opt-in (docs/performance.md).
  */
 import "core-js/actual/iterator/index.js";
 import { availableParallelism } from "node:os";
 import { resolveObjectURL } from "node:buffer";
 import { Worker as ThreadWorker } from "node:worker_threads";
+import { setFlagsFromString } from "node:v8";
 
 /** Worker body prelude: gives the evaluated browser-style source `self`, `postMessage`, `onmessage`. */
 const PRELUDE = `
@@ -68,6 +73,8 @@ export function requestedThreads(): number {
   }
   return n;
 }
+
+if (process.env.GRPO_GUARD_RELAXED_SIMD === "1") setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const threads = requestedThreads();
 const globals = globalThis as Record<string, unknown>;

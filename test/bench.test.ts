@@ -27,12 +27,13 @@ test("dit-s forward FLOPs: the matmul count of the canonical model", () => {
   assert.ok(flops > 8.2e7 && flops < 8.4e7, String(flops));
 });
 
-test("npm run engine-facts prints the measured engine facts as one JSON line", () => {
+test("npm run engine-facts prints the measured engine facts as one JSON line; GRPO_GUARD_RELAXED_SIMD=1 turns relaxed SIMD on", () => {
   const script = fileURLToPath(new URL("../bench/engine-facts.js", import.meta.url));
-  const out = spawnSync(process.execPath, [script], { encoding: "utf8" });
+  const out = spawnSync(process.execPath, [script], { encoding: "utf8", env: { ...process.env, GRPO_GUARD_RELAXED_SIMD: "1" } });
   assert.equal(out.status, 0, out.stderr);
-  const facts = JSON.parse(out.stdout.trim()) as Record<string, number>;
-  for (const key of ["projection_from_transposed_view_ms", "projection_from_contiguous_ms", "gelu_tanh_ms", "gelu_simd_ms"]) assert.ok(facts[key] > 0, key);
+  const facts = JSON.parse(out.stdout.trim()) as Record<string, number | boolean>;
+  for (const key of ["projection_from_transposed_view_ms", "projection_from_contiguous_ms", "gelu_tanh_ms", "gelu_simd_ms"]) assert.ok((facts[key] as number) > 0, key);
   // The equal-rank form, which the model uses, is exact to float32 rounding.
-  assert.ok(facts.matmul_equal_rank_max_error < 1e-5, String(facts.matmul_equal_rank_max_error));
+  assert.ok((facts.matmul_equal_rank_max_error as number) < 1e-5, String(facts.matmul_equal_rank_max_error));
+  assert.equal(facts.wasm_relaxed_simd, true);
 });

@@ -1,9 +1,10 @@
 /**
  * Where the time of a dit-s pass goes: jax-js kernel timings (profiler trace, worker pool
  * off so kernels are timed individually), grouped by output size.
- *   npm run profile -- [batch=64] [mode=sample|train]
- * `sample` is the sampler's forward (no gradient work); `train` is forward + backward of a
- * squared-velocity loss with respect to the parameters (the trainer's pass).
+ *   npm run profile -- [batch=64] [mode=sample|forward|train]
+ * `sample` is the sampler's forward (`differentiable: false`: token-major attention, SIMD
+ * GELU); `forward` is the same forward in the training layout (what sampling used before);
+ * `train` is forward + backward of a squared-velocity loss (the trainer's pass).
  */
 import { grad, initEngine, jit, numpy as np, profiler, random, type JaxArray } from "../src/engine/jax.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
@@ -15,8 +16,8 @@ if (process.env.GRPO_GUARD_THREADS !== "1") {
   console.error("profile: run with GRPO_GUARD_THREADS=1 (jax-js times kernels only without the worker pool)");
   process.exit(2);
 }
-if (mode !== "sample" && mode !== "train") {
-  console.error(`profile: mode must be "sample" or "train", got "${mode}"`);
+if (mode !== "sample" && mode !== "forward" && mode !== "train") {
+  console.error(`profile: mode must be "sample", "forward" or "train", got "${mode}"`);
   process.exit(2);
 }
 await initEngine();
@@ -26,9 +27,9 @@ const x = random.normal(random.key(1), [batch, 1, 28, 28]);
 const s = random.uniform(random.key(2), [batch]);
 const tokens = np.zeros([batch, 1], { dtype: np.int32 });
 const pass =
-  mode === "sample"
+  mode !== "train"
     ? jit((p: ParamTree, xx: JaxArray, ss: JaxArray, tt: JaxArray) => {
-        const v = model.apply(p, xx, ss, tt, { differentiable: false });
+        const v = model.apply(p, xx, ss, tt, { differentiable: mode === "forward" });
         disposeTree(p);
         return [v];
       })

@@ -23,6 +23,8 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("proxy-gold.svg"));
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("frontier.svg"));
   assert.match(page, /## Gold at matched proxy/);
+  // Per-step statistics: a row per method and statistic, a column per trained step (3 here).
+  assert.match(page, /\| grpo-guard \| P\(clip \\\| A>0\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|\n/);
   // Hand-written findings survive a rewrite of the page.
   writeFileSync(join(dir, "docs", "results.md"), page.replace("(to be written from the figures and tables below)", "Guard wins at seed 0."));
   const again = spawnSync(process.execPath, args, { encoding: "utf8", env });

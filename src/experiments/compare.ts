@@ -81,37 +81,62 @@ const meanStd = (xs: number[]): string => {
   return xs.length > 1 ? `${m.toFixed(4)} ± ${s.toFixed(4)}` : m.toFixed(4);
 };
 
-/** Per-step means over every trained epoch of a run: plain log r, the clipped log-ratio, P(clip | A>0). */
-export function perStepAverages(records: readonly SlimRecord[]): { steps: number[]; logRatio: number[]; clipped: number[]; clipPositive: number[] } {
+type StepStat = (s: ReturnType<typeof epochRecords>[number]["steps"][number]) => number | null;
+
+/** The per-step statistics of the comparison (E11), averaged over every trained epoch. */
+export const STEP_STATISTICS: { label: string; digits: number; pick: StepStat }[] = [
+  { label: "mean log r", digits: 1, pick: (s) => s.logRatio.mean },
+  { label: "std log r", digits: 1, pick: (s) => s.logRatio.std },
+  { label: "mean clipped log-ratio (log ρ̂ for Guard)", digits: 1, pick: (s) => s.clippedLogRatio.mean },
+  { label: "std clipped log-ratio", digits: 1, pick: (s) => s.clippedLogRatio.std },
+  { label: "P(clip \\| A>0)", digits: 2, pick: (s) => s.clipPositive },
+  { label: "P(clip \\| A<0)", digits: 2, pick: (s) => s.clipNegative },
+];
+
+/** Per-step mean of `pick` over every trained epoch of a run (NaN where a step has no value). */
+export function perStepAverage(records: readonly SlimRecord[], pick: StepStat): { steps: number[]; values: number[] } {
   const epochs = epochRecords(records);
   const steps = [...new Set(epochs.flatMap((e) => e.steps.map((s) => s.step)))].sort((a, b) => a - b);
-  const avg = (pick: (s: (typeof epochs)[number]["steps"][number]) => number | null) =>
-    steps.map((step) => {
-      const values = epochs.flatMap((e) => e.steps.filter((s) => s.step === step).map(pick)).filter((v): v is number => v !== null && Number.isFinite(v));
-      return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
-    });
-  return { steps, logRatio: avg((s) => s.logRatio.mean), clipped: avg((s) => s.clippedLogRatio.mean), clipPositive: avg((s) => s.clipPositive) };
+  const values = steps.map((step) => {
+    const found = epochs.flatMap((e) => e.steps.filter((s) => s.step === step).map(pick)).filter((v): v is number => v !== null && Number.isFinite(v));
+    return found.length ? found.reduce((a, b) => a + b, 0) / found.length : NaN;
+  });
+  return { steps, values };
 }
+
+const variantName = (variant: Variant): string => `${variant.label} (${[`${variant.algorithm} / ${variant.dynamics}`, ...(variant.overrides ?? [])].join(", ")})`;
 
 /** The aggregate table of docs/results.md: one row per variant, statistics over seeds. */
 export function comparisonTable(runs: readonly { variant: Variant; dir: string }[]): string {
-  const lines = [
-    "| method | runs | proxy peak | gold at proxy peak | final gold | final proxy | alarm fired (epochs) | mean log r per step (all epochs) | P(clip \\| A>0) per step |",
-    "|---|---|---|---|---|---|---|---|---|",
-  ];
-  const labels = [...new Set(runs.map((r) => r.variant.label))];
-  for (const label of labels) {
-    const group = runs.filter((r) => r.variant.label === label).map((r) => loadRun(r.dir));
-    const summaries = group.map((run) => summarizeRun(run.records));
+  const lines = ["| method | runs | proxy peak | gold at proxy peak | final gold | final proxy | alarm fired (epochs) |", "|---|---|---|---|---|---|---|"];
+  for (const label of [...new Set(runs.map((r) => r.variant.label))]) {
+    const group = runs.filter((r) => r.variant.label === label);
+    const summaries = group.map((r) => summarizeRun(loadRun(r.dir).records));
     const pick = (f: (s: (typeof summaries)[number]) => number | null) => summaries.map(f).filter((v): v is number => v !== null);
     const alarms = summaries.map((s) => s.alarmEpoch).filter((e): e is number => e !== null);
-    const per = group.map((run) => perStepAverages(run.records));
-    const steps = per[0]?.steps ?? [];
-    const across = (f: (p: (typeof per)[number]) => number[]) => steps.map((_, i) => per.reduce((a, p) => a + f(p)[i], 0) / per.length);
-    const variant = runs.find((r) => r.variant.label === label)!.variant;
     lines.push(
-      `| ${label} (${[`${variant.algorithm} / ${variant.dynamics}`, ...(variant.overrides ?? [])].join(", ")}) | ${group.length} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${group.length}${alarms.length ? ` (${alarms.join(", ")})` : ""} | ${across((p) => p.logRatio).map((v) => v.toExponential(1)).join(", ")} | ${across((p) => p.clipPositive).map((v) => v.toFixed(2)).join(", ")} |`,
+      `| ${variantName(group[0].variant)} | ${group.length} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${group.length}${alarms.length ? ` (${alarms.join(", ")})` : ""} |`,
     );
+  }
+  return lines.join("\n");
+}
+
+/** Per-step statistics table: one row per method × statistic, one column per sampling step (mean over seeds). */
+export function perStepTable(methods: readonly MethodRuns[]): string {
+  const steps = [...new Set(methods.flatMap((m) => m.runs.flatMap((r) => perStepAverage(r.records, STEP_STATISTICS[0].pick).steps)))].sort((a, b) => a - b);
+  if (steps.length === 0) return "No trained epochs yet.";
+  const lines = [`| method | statistic | ${steps.map((s) => `step ${s}`).join(" | ")} |`, `|---|---|${steps.map(() => "---|").join("")}`];
+  for (const method of methods) {
+    for (const stat of STEP_STATISTICS) {
+      const perRun = method.runs.map((run) => perStepAverage(run.records, stat.pick));
+      const cells = steps.map((step) => {
+        const values = perRun.map((p) => p.values[p.steps.indexOf(step)]).filter((v) => v !== undefined && Number.isFinite(v));
+        if (values.length === 0) return "—";
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        return stat.digits === 1 ? mean.toExponential(1) : mean.toFixed(stat.digits);
+      });
+      lines.push(`| ${method.variant.label} | ${stat.label} | ${cells.join(" | ")} |`);
+    }
   }
   return lines.join("\n");
 }

@@ -6,7 +6,7 @@ import { listCheckpoints } from "../../engine/checkpoint.js";
 import { loadConfig } from "../../config/load.js";
 import { TrainConfigSchema } from "../../config/train.js";
 import { writeReport } from "../../dashboard/report.js";
-import { COMPARE_PRESETS, comparisonPlan, comparisonTable, frontierFigure, matchedProxyTables, type MethodRuns } from "../../experiments/compare.js";
+import { COMPARE_PRESETS, comparisonPlan, comparisonTable, frontierFigure, matchedProxyTables, perStepTable, type MethodRuns } from "../../experiments/compare.js";
 import { loadRun } from "../../dashboard/runs.js";
 import { runPaths } from "../../rl/run.js";
 import { collect, positiveInt } from "../options.js";
@@ -87,9 +87,15 @@ export function registerCompare(program: Command): void {
         ``,
         `## Per method`,
         ``,
-        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds; per-step columns average every trained epoch.`,
+        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds.`,
         ``,
         comparisonTable(done),
+        ``,
+        `## Importance ratios and clipping per sampling step`,
+        ``,
+        `Means over every trained epoch, then over seeds (step 0 = pure noise). The clipped log-ratio is what the clip acts on: log r for Flow-GRPO, the normalised log ρ̂ for GRPO-Guard (E9).`,
+        ``,
+        perStepTable(groups),
         ``,
         `## Figures of every run`,
         ``,

@@ -22,6 +22,7 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   }
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("proxy-gold.svg"));
   assert.ok(readdirSync(join(dir, "docs", "results")).includes("frontier.svg"));
+  assert.ok(readdirSync(join(dir, "docs", "results")).includes("image-timeline.svg"));
   assert.match(page, /## Gold at matched proxy/);
   // Per-step statistics: a row per method and statistic, a column per trained step (3 here).
   assert.match(page, /\| grpo-guard \| P\(clip \\\| A>0\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|\n/);

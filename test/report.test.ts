@@ -203,3 +203,20 @@ test("report errors name the run directory; helpers pick epochs and ticks sensib
   assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.deepEqual(niceTicks(-0.3, 2.6, 5, true), [0, 1, 2]);
 });
+
+test("cropPngGrey keeps the top-left cells of an evaluation grid as greyscale", async () => {
+  const { encodeGridPng, cropPngGrey, gridRegion } = await import("../src/diagnostics/image-grid.js");
+  const { PNG } = await import("pngjs");
+  // 4 samples of 2×2 pixels in 2 columns: sample k filled with value −1 + k/2.
+  const images = new Float32Array(4 * 4).map((_, i) => -1 + Math.floor(i / 4) / 2);
+  const grid = encodeGridPng(images, { cols: 2, shape: [1, 2, 2] });
+  const region = gridRegion([1, 2, 2], 1, 2);
+  assert.deepEqual(region, { width: 2 + 1 * (2 * 2 + 2), height: 2 + 2 * (2 * 2 + 2) });
+  const cropped = PNG.sync.read(cropPngGrey(grid, region.width, region.height));
+  assert.equal(cropped.width, region.width);
+  assert.equal(cropped.height, region.height);
+  // Pixel (2, 8) is the first pixel of the second row's first cell: sample 2 → (−1 + 1 + 1)·127.5.
+  const at = (x: number, y: number) => cropped.data[(y * cropped.width + x) * 4];
+  assert.equal(at(2, 8), Math.round((1 - 1 + 1) * 127.5));
+  assert.equal(at(2, 2), 0); // sample 0 (value −1)
+});

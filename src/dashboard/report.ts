@@ -21,6 +21,7 @@ import {
   trainedEpochs,
   type RatioField,
 } from "./series.js";
+import { cropPngGrey } from "../diagnostics/image-grid.js";
 import { escapeXml, extent, renderFigure, type LegendEntry, type PanelSpec, type Point } from "./svg.js";
 
 export const FIGURES = {
@@ -148,16 +149,21 @@ function pngSize(png: Buffer): { width: number; height: number } {
 }
 
 /** Rows = runs, columns = a few evaluation epochs; the PNGs are embedded (data URIs). */
-export function imageTimelineFigure(runs: readonly LoadedRun[], names: readonly string[], maxColumns = 6): string | null {
+/**
+ * Evaluation grids per run (rows) and epoch (columns, up to `maxColumns`), embedded as PNG.
+ * `crop` keeps the top-left pixels of each grid (greyscale), for figures of many runs;
+ * `cellWidth` is the drawn width of one grid.
+ */
+export function imageTimelineFigure(runs: readonly LoadedRun[], names: readonly string[], maxColumns = 6, crop?: { width: number; height: number }, cellWidth = 150): string | null {
   const epochs = pickEvenly(unionSorted(runs.map((r) => r.images)), maxColumns);
   if (epochs.length === 0) return null;
-  const cellWidth = 150;
-  const labelWidth = 140;
+  const labelWidth = Math.max(140, 10 + 8 * Math.max(...names.map((n) => n.length)));
   const cells = runs.map((run) =>
     epochs.map((epoch) => {
       if (!run.images.includes(epoch)) return null;
       try {
-        const png = readFileSync(join(run.dir, "images", imageName(epoch)));
+        const full = readFileSync(join(run.dir, "images", imageName(epoch)));
+        const png = crop ? cropPngGrey(full, crop.width, crop.height) : full;
         const size = pngSize(png);
         return { png, height: Math.round((size.height * cellWidth) / size.width) };
       } catch {
@@ -235,7 +241,7 @@ export interface ReportOutput {
 }
 
 /** Render every figure and the summary for `runDirs` (already checked) into `outDir`. */
-export function writeReport(runDirs: readonly string[], outDir: string, options: { epochPanels?: number } = {}): ReportOutput {
+export function writeReport(runDirs: readonly string[], outDir: string, options: { epochPanels?: number; imageTimeline?: boolean } = {}): ReportOutput {
   const names = runNames(runDirs);
   const runs = runDirs.map((dir, k) => loadRun(dir, names[k]));
   if (runs.every((r) => r.records.length === 0)) throw new UserError(`report: no valid metrics records in ${runDirs.join(", ")}`);
@@ -250,7 +256,7 @@ export function writeReport(runDirs: readonly string[], outDir: string, options:
     [FIGURES.ratio, epochs.length ? ratioFigure(runs, names, epochs) : null],
     [FIGURES.clip, epochs.length ? clipFigure(runs, names, epochs) : null],
     [FIGURES.grad, epochs.length && runs.some((r) => r.records.some((x) => x.type === "epoch" && x.stepGradNorms?.length)) ? gradFigure(runs, names, epochs) : null],
-    [FIGURES.images, imageTimelineFigure(runs, names)],
+    [FIGURES.images, options.imageTimeline === false ? null : imageTimelineFigure(runs, names)],
   ];
   const written: string[] = [];
   for (const [file, svg] of figures) {

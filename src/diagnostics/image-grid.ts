@@ -12,6 +12,22 @@ export interface GridOptions {
   scale?: number;
 }
 
+/** Pixel size of the top-left `columns × rows` cells of a grid written by `encodeGridPng`. */
+export function gridRegion(shape: number[], columns: number, rows: number, { pad = 2, scale = 2 }: { pad?: number; scale?: number } = {}): { width: number; height: number } {
+  const [, H, W] = shape;
+  return { width: pad + columns * (W * scale + pad), height: pad + rows * (H * scale + pad) };
+}
+
+/** The top-left `width × height` pixels of a PNG, re-encoded as 8-bit greyscale (for compact figures). */
+export function cropPngGrey(png: Buffer, width: number, height: number): Buffer {
+  const source = PNG.sync.read(png);
+  const w = Math.min(width, source.width);
+  const h = Math.min(height, source.height);
+  const out = new PNG({ width: w, height: h });
+  for (let y = 0; y < h; y++) source.data.copy(out.data, y * w * 4, y * source.width * 4, (y * source.width + w) * 4);
+  return PNG.sync.write(out, { colorType: 0, inputColorType: 6 });
+}
+
 export function encodeGridPng(images: Float32Array, { cols, shape, pad = 2, scale = 2 }: GridOptions): Buffer {
   const [C, H, W] = shape;
   if (C !== 1 && C !== 3) throw new Error(`image grid: expected 1 or 3 channels, got ${C}`);

@@ -5,7 +5,8 @@ import { UserError } from "../../engine/errors.js";
 import { listCheckpoints } from "../../engine/checkpoint.js";
 import { loadConfig } from "../../config/load.js";
 import { TrainConfigSchema } from "../../config/train.js";
-import { writeReport } from "../../dashboard/report.js";
+import { FIGURES, imageTimelineFigure, writeReport } from "../../dashboard/report.js";
+import { gridRegion } from "../../diagnostics/image-grid.js";
 import { COMPARE_PRESETS, comparisonPlan, comparisonTable, frontierFigure, matchedProxyTables, perStepTable, type MethodRuns } from "../../experiments/compare.js";
 import { loadRun } from "../../dashboard/runs.js";
 import { runPaths } from "../../rl/run.js";
@@ -62,11 +63,16 @@ export function registerCompare(program: Command): void {
         done.push({ variant: run.variant, dir: paths.dir });
       }
       const figuresDir = join(dirname(opts.results), "results");
-      writeReport(done.map((r) => r.dir), figuresDir);
+      writeReport(done.map((r) => r.dir), figuresDir, { imageTimeline: false });
       const groups: MethodRuns[] = preset.variants
         .filter((variant) => !methods || methods.includes(variant.label))
         .map((variant) => ({ variant, runs: done.filter((r) => r.variant.label === variant.label).map((r) => loadRun(r.dir)) }));
       writeFileSync(join(figuresDir, "frontier.svg"), frontierFigure(groups));
+      // Image timeline of each method's first seed: the first 8 samples of digits 0–4, three epochs.
+      const firstSeeds = groups.flatMap((g) => g.runs.slice(0, 1).map((run) => ({ run, name: `${g.variant.label} (${run.name.slice(run.name.lastIndexOf("-") + 1)})` })));
+      const crop = gridRegion([1, 28, 28], 8, 5);
+      const timeline = imageTimelineFigure(firstSeeds.map((r) => r.run), firstSeeds.map((r) => r.name), 3, crop, crop.width);
+      if (timeline) writeFileSync(join(figuresDir, FIGURES.images), timeline);
       const rel = (p: string) => relative(dirname(opts.results), p) || ".";
       const figure = (file: string, alt: string) => `![${alt}](${rel(join(figuresDir, file))})`;
       const page = [
@@ -106,6 +112,8 @@ export function registerCompare(program: Command): void {
         figure("ratio-distribution.svg", "log-ratio distribution per step"),
         ``,
         figure("clip-fractions.svg", "clip fractions by advantage sign"),
+        ``,
+        `Image timeline (first seed of each method; the first 8 of 16 evaluation samples of digits 0–4, same noise in every run):`,
         ``,
         figure("image-timeline.svg", "image timeline"),
         ``,

@@ -5,7 +5,7 @@
  */
 import type { SlimRecord } from "../dashboard/series.js";
 import { epochRecords, evalRecords, runColor, summarizeRun } from "../dashboard/series.js";
-import { loadRun, type LoadedRun } from "../dashboard/runs.js";
+import type { LoadedRun } from "../dashboard/runs.js";
 import { renderFigure, type LegendEntry, type PanelSpec } from "../dashboard/svg.js";
 
 export interface Variant {
@@ -74,11 +74,13 @@ export function comparisonPlan(preset: ComparePreset, options: { seeds?: number[
   );
 }
 
-const meanStd = (xs: number[]): string => {
+/** "mean ± std" over seeds (sample std; the mean alone for one value), values × `scale`. */
+const meanStd = (xs: number[], digits = 4, scale = 1): string => {
   if (xs.length === 0) return "—";
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const s = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  return xs.length > 1 ? `${m.toFixed(4)} ± ${s.toFixed(4)}` : m.toFixed(4);
+  if (xs.length === 1) return (m * scale).toFixed(digits);
+  const s = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${(m * scale).toFixed(digits)} ± ${(s * scale).toFixed(digits)}`;
 };
 
 type StepStat = (s: ReturnType<typeof epochRecords>[number]["steps"][number]) => number | null;
@@ -106,16 +108,16 @@ export function perStepAverage(records: readonly SlimRecord[], pick: StepStat): 
 
 const variantName = (variant: Variant): string => `${variant.label} (${[`${variant.algorithm} / ${variant.dynamics}`, ...(variant.overrides ?? [])].join(", ")})`;
 
-/** The aggregate table of docs/results.md: one row per variant, statistics over seeds. */
-export function comparisonTable(runs: readonly { variant: Variant; dir: string }[]): string {
+/** The aggregate table of docs/results.md: one row per method, statistics over seeds. */
+export function comparisonTable(methods: readonly MethodRuns[]): string {
   const lines = ["| method | runs | proxy peak | gold at proxy peak | final gold | final proxy | alarm fired (epochs) |", "|---|---|---|---|---|---|---|"];
-  for (const label of [...new Set(runs.map((r) => r.variant.label))]) {
-    const group = runs.filter((r) => r.variant.label === label);
-    const summaries = group.map((r) => summarizeRun(loadRun(r.dir).records));
+  for (const method of methods) {
+    const summaries = method.runs.map((run) => summarizeRun(run.records));
     const pick = (f: (s: (typeof summaries)[number]) => number | null) => summaries.map(f).filter((v): v is number => v !== null);
     const alarms = summaries.map((s) => s.alarmEpoch).filter((e): e is number => e !== null);
+    const n = method.runs.length;
     lines.push(
-      `| ${variantName(group[0].variant)} | ${group.length} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${group.length}${alarms.length ? ` (${alarms.join(", ")})` : ""} |`,
+      `| ${variantName(method.variant)} | ${n} | ${meanStd(pick((s) => s.peakProxy))} | ${meanStd(pick((s) => s.goldAtPeak))} | ${meanStd(pick((s) => s.finalGold))} | ${meanStd(pick((s) => s.finalProxy))} | ${alarms.length}/${n}${alarms.length ? ` (${alarms.join(", ")})` : ""} |`,
     );
   }
   return lines.join("\n");
@@ -147,13 +149,19 @@ export interface GoldMetric {
   label: string;
   /** Which direction is better, for the reader. */
   better: "higher" | "lower";
+  /** Axis label of the frontier panel. */
+  axis: string;
+  /** How table cells show the metric: value × scale, fixed digits, unit suffix. */
+  scale: number;
+  digits: number;
+  unit: string;
   read: (e: ReturnType<typeof evalRecords>[number]) => number | null;
 }
 
 export const GOLD_METRICS: GoldMetric[] = [
-  { key: "frechet", label: "Fréchet distance to real digits (mean over classes)", better: "lower", read: (e) => e.gold?.frechetMean ?? null },
-  { key: "diversity", label: "within-prompt diversity", better: "higher", read: (e) => e.gold?.diversity ?? null },
-  { key: "judge", label: "held-out judge accuracy", better: "higher", read: (e) => e.gold?.judgeAccuracy ?? null },
+  { key: "frechet", label: "Fréchet distance to real digits (mean over classes)", better: "lower", axis: "frechet", scale: 1, digits: 2, unit: "", read: (e) => e.gold?.frechetMean ?? null },
+  { key: "diversity", label: "within-prompt diversity", better: "higher", axis: "diversity", scale: 1, digits: 2, unit: "", read: (e) => e.gold?.diversity ?? null },
+  { key: "judge", label: "held-out judge accuracy", better: "higher", axis: "accuracy", scale: 100, digits: 1, unit: " %", read: (e) => e.gold?.judgeAccuracy ?? null },
 ];
 
 export interface MethodRuns {
@@ -170,7 +178,7 @@ export function frontierFigure(methods: readonly MethodRuns[]): string {
   const panels: PanelSpec[] = GOLD_METRICS.map((metric) => ({
     title: `${metric.label} (${metric.better} is better)`,
     xLabel: "proxy reward (digit-ocr)",
-    yLabel: metric.key === "judge" ? "accuracy" : metric.key,
+    yLabel: metric.axis,
     lines: methods.flatMap((method, m) =>
       method.runs.map((run) => ({
         label: `${method.variant.label} ${run.name}`,
@@ -218,20 +226,11 @@ export function matchedProxyTables(methods: readonly MethodRuns[], levels = prox
       const cells = methods.map((method) => {
         const values = method.runs.map((run) => firstEvalReaching(run, level)).map((e) => (e ? metric.read(e) : null)).filter((v): v is number => v !== null);
         if (values.length === 0) return `not reached (0/${method.runs.length})`;
-        const scale = metric.key === "judge" ? 100 : 1;
-        const text = meanStdScaled(values, scale, metric.key === "judge" ? 1 : 2);
-        return `${text}${metric.key === "judge" ? " %" : ""} (${values.length}/${method.runs.length})`;
+        return `${meanStd(values, metric.digits, metric.scale)}${metric.unit} (${values.length}/${method.runs.length})`;
       });
       out.push(`| ${level.toFixed(2)} | ${cells.join(" | ")} |`);
     }
     out.push(``);
   }
   return out.join("\n");
-}
-
-function meanStdScaled(xs: number[], scale: number, digits: number): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length === 1) return (m * scale).toFixed(digits);
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-  return `${(m * scale).toFixed(digits)} ± ${(sd * scale).toFixed(digits)}`;
 }

@@ -161,7 +161,8 @@ export function createDit(config: DitConfig): VelocityModel<DitConfig> {
     h = h.add(attention(p, a, B, differentiable));
     const m = layerNorm(h.ref).mul(mod(p.scale2).add(1)).add(mod(p.shift2));
     cond.dispose();
-    return h.add(linear(p.fc2, (differentiable ? nn.gelu(linear(p.fc1, m)) : geluSimd(linear(p.fc1, m)))));
+    const gelu = differentiable ? nn.gelu : geluSimd;
+    return h.add(linear(p.fc2, gelu(linear(p.fc1, m))));
   }
 
   function apply(params: ParamTree, x: JaxArray, s: JaxArray, tokens: JaxArray, options: ApplyOptions = {}): JaxArray {

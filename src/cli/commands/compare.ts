@@ -95,7 +95,7 @@ export function registerCompare(program: Command): void {
         ``,
         `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds.`,
         ``,
-        comparisonTable(done),
+        comparisonTable(groups),
         ``,
         `## Importance ratios and clipping per sampling step`,
         ``,

@@ -62,6 +62,20 @@ export const EpochMetricsSchema = z.object({
   seconds: z.object({ sample: z.number(), reward: z.number(), train: z.number() }),
 });
 
+/**
+ * One gold component as the dashboard, `report` and the results pages draw it: its value, an
+ * optional confidence interval and an optional noise floor (the same statistic between two
+ * real samples of the same size — a difference below it is not a difference).
+ */
+export const GoldComponentSchema = z.object({
+  key: z.string(),
+  label: z.string(),
+  value: stat,
+  better: z.enum(["higher", "lower"]),
+  ci: z.tuple([stat, stat]).optional(),
+  floor: stat.optional(),
+});
+
 export const GoldMetricsSchema = z.object({
   judgeAccuracy: stat,
   frechet: z.array(stat),
@@ -72,6 +86,8 @@ export const GoldMetricsSchema = z.object({
   diversityReal: stat,
   drift: stat,
   gold: stat,
+  /** Gold panel v2: every component with its CI and floor (absent in runs written before it). */
+  components: z.array(GoldComponentSchema).optional(),
 });
 
 export const EvalMetricsSchema = z.object({

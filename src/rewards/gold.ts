@@ -39,6 +39,17 @@ export interface GoldMetrics {
   /** RMS pixel distance to the base model's samples (0 at the first evaluation). */
   drift: number;
   gold: number;
+  /** Gold panel v2: every component with its CI and noise floor (see metrics-schema.ts). */
+  components?: GoldComponent[];
+}
+
+export interface GoldComponent {
+  key: string;
+  label: string;
+  value: number;
+  better: "higher" | "lower";
+  ci?: [number, number];
+  floor?: number;
 }
 
 interface ClassStats {

@@ -14,6 +14,7 @@ import { registerRewardServer } from "./commands/reward-server.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerReport } from "./commands/report.js";
 import { registerCompare } from "./commands/compare.js";
+import { registerRate } from "./commands/rate.js";
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registerRewardServer(program);
 registerDashboard(program);
 registerReport(program);
 registerCompare(program);
+registerRate(program);
 
 async function main(): Promise<number> {
   try {

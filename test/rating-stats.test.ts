@@ -223,7 +223,7 @@ describe("study results", () => {
     const md = resultsMarkdown(r);
     assert.ok(md.includes(SIMULATED_NOTE), "simulated votes are labelled");
     assert.match(md, /\| base \(pretrained base\) \| guard, run "1" \(grpo-guard on flow-sde\) \| 8 \| 3 \(38 %, 14 %–69 %\) \| 1 \(13 %, 2 %–47 %\) \| 4 \(50 %, 22 %–78 %\) \| 44 % \|/);
-    assert.match(md, /Cohen's κ \(2 raters, 4 pairs both answered\): 0\.200/);
+    assert.match(md, /Cohen's κ \(the 2 raters who answered all 4 pairs\): 0\.200/);
   });
 
   test("three methods add Bradley–Terry; CSV rows resolve sides and quote fields", () => {
@@ -233,7 +233,7 @@ describe("study results", () => {
     const r = studyResults(config, three, morePairs, moreVotes, { resamples: 50 });
     assert.ok(r.bradleyTerry);
     assert.equal(r.bradleyTerry.shares.length, 3);
-    assert.equal(r.agreement.fleiss!.pairs, 4, "only pairs both raters answered");
+    assert.deepEqual(r.agreement, { raters: ["r1"], cohen: null, fleiss: null }, "r2 has not answered pair 5: κ counts only raters who answered every pair");
     assert.match(resultsMarkdown(r), /## Bradley–Terry strengths/);
     const csv = votesCsv(config, three, morePairs, moreVotes).trim().split("\n");
     assert.equal(csv.length, 10);

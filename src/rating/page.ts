@@ -118,8 +118,8 @@ ${results.methods
   const { cohen, fleiss } = results.agreement;
   const kappa = (k: number) => (Number.isNaN(k) ? "undefined" : k.toFixed(3));
   const agreement = [
-    cohen ? `<li id="cohen">Cohen's κ (2 raters, ${cohen.pairs} pairs both answered): ${kappa(cohen.kappa)}</li>` : "",
-    fleiss ? `<li id="fleiss">Fleiss' κ (${fleiss.raters} raters, ${fleiss.pairs} pairs all answered): ${kappa(fleiss.kappa)}</li>` : "",
+    cohen ? `<li id="cohen">Cohen's κ (the 2 raters who answered all ${cohen.pairs} pairs): ${kappa(cohen.kappa)}</li>` : "",
+    fleiss ? `<li id="fleiss">Fleiss' κ (the ${fleiss.raters} raters who answered all ${fleiss.pairs} pairs): ${kappa(fleiss.kappa)}</li>` : "",
   ].join("");
   const body = `<h1>Results</h1>
 ${simulatedBanner(results.simulated)}
@@ -133,7 +133,7 @@ ${btTable}
 <table id="raters"><tr><th>rater</th><th>votes</th><th>median time to answer</th></tr>
 ${results.raters.map((r) => `<tr><td>${escapeHtml(r.rater)}</td><td class="num">${r.votes}</td><td class="num">${(r.medianTimeMs / 1000).toFixed(1)} s</td></tr>`).join("\n")}</table>
 <h2>Agreement</h2>
-${agreement ? `<ul>${agreement}</ul>` : `<p class="note">Agreement needs at least two raters who answered the same pairs.</p>`}
+${agreement ? `<ul>${agreement}</ul>` : `<p class="note">Agreement needs at least two raters who answered every pair.</p>`}
 <p><a href="votes.csv?rater=${encodeURIComponent(rater)}">All votes as CSV</a></p>`;
   return page("Rating results", body);
 }

@@ -37,10 +37,11 @@ export interface RaterSummary {
 }
 
 export interface Agreement {
+  /** The raters who answered every pair (the only ones agreement is computed over). */
   raters: string[];
-  /** Cohen's κ of exactly two raters on the pairs both answered. */
+  /** Cohen's κ when exactly two raters answered every pair. */
   cohen: { kappa: number; pairs: number } | null;
-  /** Fleiss' κ of all raters on the pairs every one of them answered. */
+  /** Fleiss' κ of the raters who answered every pair. */
   fleiss: { kappa: number; pairs: number; raters: number } | null;
 }
 
@@ -70,30 +71,31 @@ function canonicalWinner(pair: Pair, answer: Vote["answer"]): "a" | "b" | "tie" 
   return raw === "a" ? "b" : "a";
 }
 
+/**
+ * Agreement among the raters who answered every pair (a rater still in progress is left out,
+ * so every κ is over the full pair list): Cohen's κ for exactly two, Fleiss' κ for two or more.
+ */
 function agreementOf(pairs: readonly Pair[], votes: readonly Vote[]): Agreement {
-  const raters = [...new Set(votes.map((v) => v.rater))].sort();
-  const byPair = new Map<number, Map<string, number>>();
   const pairOf = new Map(pairs.map((p) => [p.id, p]));
+  const byRater = new Map<string, Map<number, number>>();
   for (const v of votes) {
-    const category = CATEGORIES.indexOf(canonicalWinner(pairOf.get(v.pairId)!, v.answer));
-    (byPair.get(v.pairId) ?? byPair.set(v.pairId, new Map()).get(v.pairId)!).set(v.rater, category);
+    const answers = byRater.get(v.rater) ?? byRater.set(v.rater, new Map()).get(v.rater)!;
+    answers.set(v.pairId, CATEGORIES.indexOf(canonicalWinner(pairOf.get(v.pairId)!, v.answer)));
   }
+  const raters = [...byRater.keys()].filter((r) => byRater.get(r)!.size === pairs.length).sort();
   const agreement: Agreement = { raters, cohen: null, fleiss: null };
-  if (raters.length < 2) return agreement;
-  const sharedByAll = [...byPair.values()].filter((answers) => answers.size === raters.length);
+  if (raters.length < 2 || pairs.length === 0) return agreement;
   if (raters.length === 2) {
     const table = CATEGORIES.map(() => CATEGORIES.map(() => 0));
-    for (const answers of sharedByAll) table[answers.get(raters[0])!][answers.get(raters[1])!] += 1;
-    if (sharedByAll.length > 0) agreement.cohen = { kappa: cohenKappa(table), pairs: sharedByAll.length };
+    for (const p of pairs) table[byRater.get(raters[0])!.get(p.id)!][byRater.get(raters[1])!.get(p.id)!] += 1;
+    agreement.cohen = { kappa: cohenKappa(table), pairs: pairs.length };
   }
-  if (sharedByAll.length > 0) {
-    const counts = sharedByAll.map((answers) => {
-      const row = CATEGORIES.map(() => 0);
-      answers.forEach((c) => (row[c] += 1));
-      return row;
-    });
-    agreement.fleiss = { kappa: fleissKappa(counts), pairs: sharedByAll.length, raters: raters.length };
-  }
+  const counts = pairs.map((p) => {
+    const row = CATEGORIES.map(() => 0);
+    for (const rater of raters) row[byRater.get(rater)!.get(p.id)!] += 1;
+    return row;
+  });
+  agreement.fleiss = { kappa: fleissKappa(counts), pairs: pairs.length, raters: raters.length };
   return agreement;
 }
 
@@ -198,9 +200,9 @@ export function resultsMarkdown(results: StudyResults): string {
   for (const r of results.raters) lines.push(`| ${r.rater} | ${r.votes} | ${(r.medianTimeMs / 1000).toFixed(1)} s |`);
   const { cohen, fleiss } = results.agreement;
   lines.push("", "## Agreement", "");
-  if (!cohen && !fleiss) lines.push("Agreement needs at least two raters who answered the same pairs.");
-  if (cohen) lines.push(`- Cohen's κ (2 raters, ${cohen.pairs} pairs both answered): ${kappaText(cohen.kappa)}`);
-  if (fleiss) lines.push(`- Fleiss' κ (${fleiss.raters} raters, ${fleiss.pairs} pairs all answered): ${kappaText(fleiss.kappa)}`);
+  if (!cohen && !fleiss) lines.push("Agreement needs at least two raters who answered every pair.");
+  if (cohen) lines.push(`- Cohen's κ (the 2 raters who answered all ${cohen.pairs} pairs): ${kappaText(cohen.kappa)}`);
+  if (fleiss) lines.push(`- Fleiss' κ (the ${fleiss.raters} raters who answered all ${fleiss.pairs} pairs): ${kappaText(fleiss.kappa)}`);
   lines.push("", "Categories for agreement: A preferred / B preferred / tie (A, B as in the win / tie / lose table).", "");
   return lines.join("\n");
 }

@@ -13,6 +13,7 @@ import {
   fleissKappa,
   proportionHalfWidth,
   quantile,
+  sizingTable,
   votesForHalfWidth,
   wilsonInterval,
   type Comparison,
@@ -66,6 +67,13 @@ describe("Wilson interval and sample sizes", () => {
     assert.equal(effectiveVotes(50, 3, 1), 50);
     // ρ = 0.5: design effect 1 + 2 · 0.5 = 2 → 150 / 2 = 75.
     assert.equal(effectiveVotes(50, 3, 0.5), 75);
+  });
+
+  test("sizing table: ±0.1 with 3 raters per pair at ρ = 0.3 needs 52 pairs (97 · 1.6 / 3 = 51.7)", () => {
+    const [row] = sizingTable([0.1], 3, 0.3, 1.96);
+    // p = 0.7: 1.96² · 0.21 / 0.01 = 80.67 → 81.
+    assert.deepEqual(row, { halfWidth: 0.1, votesAtHalf: 97, votesAt70: 81, pairs: 52 });
+    assert.equal(sizingTable([0.1], 1, 0.9, 1.96)[0].pairs, 97, "one rater per pair: pairs = votes");
   });
 
   test("quantile interpolates between order statistics", () => {

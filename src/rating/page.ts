@@ -3,7 +3,7 @@
  * file and served as client.js) and the server-rendered results page. The rater page never
  * names the study, the runs or the methods (the study's name is made from the runs' names).
  */
-import { methodName, SIMULATED_NOTE, type Share, type StudyResults } from "./results.js";
+import { methodName, plural, SIMULATED_NOTE, type Share, type StudyResults } from "./results.js";
 import type { StudyConfig } from "./store.js";
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -30,7 +30,7 @@ const STYLE = `
   table { border-collapse: collapse; font-size: 14px; margin: 6px 0; }
   th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .ci { color: #666; font-size: 12px; }
+  .ci { color: #666; font-size: 12px; white-space: nowrap; }
 `;
 
 function page(title: string, body: string, script = ""): string {
@@ -98,7 +98,7 @@ export function resultsPageHtml(results: StudyResults, rater: string): string {
   const rows = results.byMethodPair
     .map(
       (r) => `<tr data-a="${escapeHtml(results.methods.find((m) => m.id === r.a)!.label)}" data-b="${escapeHtml(results.methods.find((m) => m.id === r.b)!.label)}">
-  <td>${escapeHtml(methodName(results, r.a))}</td><td>${escapeHtml(methodName(results, r.b))}</td><td class="num" data-field="votes">${r.votes}</td>
+  <td>${escapeHtml(methodName(results, r.a))}</td><td>${escapeHtml(methodName(results, r.b))}</td><td class="num" data-field="votes" data-count="${r.votes}">${r.votes}</td>
   ${shareCell(r.winsA, "winsA")}${shareCell(r.ties, "ties")}${shareCell(r.winsB, "winsB")}<td class="num">${pct(r.preferenceA)}</td></tr>`,
     )
     .join("\n");
@@ -123,7 +123,7 @@ ${results.methods
   ].join("");
   const body = `<h1>Results</h1>
 ${simulatedBanner(results.simulated)}
-<p class="note">Question: <em>${escapeHtml(results.question)}</em> · ${results.pairs} pairs · <span id="total-votes">${results.votes}</span> votes from ${results.raters.length} rater${results.raters.length === 1 ? "" : "s"} so far (shown to ${escapeHtml(rater)}, who has finished). Refresh for newer votes.</p>
+<p class="note">Question: <em>${escapeHtml(results.question)}</em> · ${results.pairs} pairs · <span id="total-votes">${plural(results.votes, "vote")}</span> from ${plural(results.raters.length, "rater")} so far (shown to ${escapeHtml(rater)}, who has finished). Refresh for newer votes.</p>
 <h2>Win / tie / lose</h2>
 <p class="note">Counts with the share of votes and its 95 % Wilson interval.</p>
 <table id="win-tie-lose"><tr><th>A</th><th>B</th><th>votes</th><th>A wins</th><th>tie</th><th>B wins</th><th>A preferred (ties ½)</th></tr>

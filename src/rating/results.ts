@@ -152,6 +152,7 @@ export function studyResults(
 
 export const SIMULATED_NOTE = "SIMULATED votes: this study was answered by a script (a test or a demo), not by people. These are not human judgements.";
 
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
 const shareText = (s: Share) => `${s.count} (${percent(s.share)}, ${percent(s.interval.lo)}–${percent(s.interval.hi)})`;
 const kappaText = (k: number) => (Number.isNaN(k) ? "undefined (every answer in one category)" : k.toFixed(3));
@@ -166,7 +167,7 @@ export function resultsMarkdown(results: StudyResults): string {
   const lines: string[] = [`# Rating study "${results.study}"`, ""];
   if (results.simulated) lines.push(`> **${SIMULATED_NOTE}**`, "");
   lines.push(
-    `Question: *${results.question}* · ${results.pairs} image pairs (same prompt, same noise, sides randomised) · ${results.votes} votes from ${results.raters.length} rater${results.raters.length === 1 ? "" : "s"}.`,
+    `Question: *${results.question}* · ${results.pairs} image pairs (same prompt, same noise, sides randomised) · ${plural(results.votes, "vote")} from ${plural(results.raters.length, "rater")}.`,
     "",
     "## Win / tie / lose",
     "",

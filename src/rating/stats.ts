@@ -194,3 +194,20 @@ export function fleissKappa(counts: readonly (readonly number[])[]): number {
   const pExpected = share.reduce((s, p) => s + p * p, 0);
   return pExpected === 1 ? Number.NaN : (pBar - pExpected) / (1 - pExpected);
 }
+
+export interface SizingRow {
+  halfWidth: number;
+  /** Independent votes for that half-width at p = 0.5 (the widest case) and at p = 0.7. */
+  votesAtHalf: number;
+  votesAt70: number;
+  /** Pairs needed with `raters` raters per pair whose answers correlate by ρ (p = 0.5). */
+  pairs: number;
+}
+
+/** How many votes and pairs a study needs for each target half-width (docs/human-eval.md). */
+export function sizingTable(halfWidths: readonly number[], raters: number, rho: number, z = Z95): SizingRow[] {
+  return halfWidths.map((h) => {
+    const votesAtHalf = votesForHalfWidth(h, 0.5, z);
+    return { halfWidth: h, votesAtHalf, votesAt70: votesForHalfWidth(h, 0.7, z), pairs: Math.ceil((votesAtHalf * (1 + (raters - 1) * rho)) / raters) };
+  });
+}

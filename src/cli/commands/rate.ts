@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { UserError } from "../../engine/errors.js";
-import { resultsMarkdown, studyResults, votesCsv } from "../../rating/results.js";
+import { plural, resultsMarkdown, studyResults, votesCsv } from "../../rating/results.js";
+import { sizingTable } from "../../rating/stats.js";
 import { LOOPBACK_HOSTS, startRatingServer } from "../../rating/server.js";
 import { QUESTIONS, StudyStore, type Question } from "../../rating/store.js";
 import { changedWeights, checkReopened, createStudy, defaultStudyDir, resolveSources, STUDY_FLAGS, type StudyOptions } from "../../rating/study.js";
@@ -25,6 +26,25 @@ interface RateOptions {
   report?: boolean;
   out?: string;
   bootstrap: number;
+  plan?: boolean;
+  raters: number;
+  agreement: number;
+}
+
+function agreementValue(raw: string): number {
+  const x = Number(raw);
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new InvalidArgumentError(`--agreement expects a number from 0 to 1, got "${raw}"`);
+  return x;
+}
+
+/** `--plan`: votes and pairs for a range of interval half-widths (docs/human-eval.md). */
+function printPlan(raters: number, rho: number): void {
+  console.log(`95 % interval half-width of a preference share, normal approximation 1.96·sqrt(p(1−p)/n);`);
+  console.log(`pairs for ${plural(raters, "rater")} per pair whose answers on a pair correlate by ρ = ${rho} (effective votes = pairs·m / (1 + (m−1)ρ)):`);
+  console.log("half-width  votes (p = 0.5)  votes (p = 0.7)  pairs (p = 0.5)");
+  for (const row of sizingTable([0.2, 0.15, 0.1, 0.075, 0.05], raters, rho)) {
+    console.log(`±${row.halfWidth.toFixed(3).padEnd(10)} ${String(row.votesAtHalf).padStart(15)}  ${String(row.votesAt70).padStart(15)}  ${String(row.pairs).padStart(15)}`);
+  }
 }
 
 function writeOutputs(store: StudyStore, opts: RateOptions): void {
@@ -34,12 +54,12 @@ function writeOutputs(store: StudyStore, opts: RateOptions): void {
     if (opts.export !== "csv") throw new UserError(`--export: expected "csv", got "${opts.export}"`);
     const out = opts.out ?? join(store.dir, "votes.csv");
     writeFileSync(out, votesCsv(store.config, methods, pairs, votes));
-    console.log(`wrote ${out} (${votes.length} votes${store.config.simulated ? ", SIMULATED" : ""})`);
+    console.log(`wrote ${out} (${plural(votes.length, "vote")}${store.config.simulated ? ", SIMULATED" : ""})`);
   }
   if (opts.report) {
     const out = opts.out ?? join(store.dir, "results.md");
     writeFileSync(out, resultsMarkdown(studyResults(store.config, methods, pairs, votes, { resamples: opts.bootstrap })));
-    console.log(`wrote ${out} (${votes.length} votes from ${new Set(votes.map((v) => v.rater)).size} raters on ${pairs.length} pairs${store.config.simulated ? ", SIMULATED" : ""})`);
+    console.log(`wrote ${out} (${plural(votes.length, "vote")} from ${plural(new Set(votes.map((v) => v.rater)).size, "rater")} on ${plural(pairs.length, "pair")}${store.config.simulated ? ", SIMULATED" : ""})`);
   }
 }
 
@@ -64,7 +84,11 @@ export function registerRate(program: Command): void {
     .option("--report", "write the results as markdown (win/tie/lose with Wilson intervals, Bradley–Terry, κ) instead of serving")
     .option("-o, --out <file>", "file for --export or --report (default: in the study directory)")
     .option("--bootstrap <n>", "bootstrap resamples for the Bradley–Terry intervals in --report", positiveInt("--bootstrap"), 1000)
+    .option("--plan", "print how many votes and pairs a study needs for a given interval width, then exit")
+    .option("--raters <m>", "raters per pair, for --plan", positiveInt("--raters"), 1)
+    .option("--agreement <rho>", "correlation of raters' answers on the same pair (e.g. a pilot's κ), for --plan", agreementValue, 0)
     .action(async (runs: string[], opts: RateOptions, command: Command) => {
+      if (opts.plan) return printPlan(opts.raters, opts.agreement);
       if (opts.port > 65535) throw new UserError(`--port expects a port number up to 65535, got ${opts.port}`);
       const sources = resolveSources(runs);
       const dir = opts.study ?? (sources.length > 0 ? defaultStudyDir(sources) : undefined);
@@ -102,7 +126,7 @@ export function registerRate(program: Command): void {
         checkReopened(store, sources, explicit);
         for (const file of changedWeights(store)) process.stderr.write(`warning: ${file} changed or is gone since the study was made; its images are those of the old weights\n`);
         const votes = store.votes();
-        console.log(`continuing study ${dir}: ${store.pairs().length} pairs, ${votes.length} votes from ${new Set(votes.map((v) => v.rater)).size} raters so far`);
+        console.log(`continuing study ${dir}: ${plural(store.pairs().length, "pair")}, ${plural(votes.length, "vote")} from ${plural(new Set(votes.map((v) => v.rater)).size, "rater")} so far`);
       } else {
         if (sources.length < 2) throw new UserError(`${dir}: no study here yet; give two or more runs to compare`);
         console.log(`making study ${dir}: ${options.pairs} pairs of ${sources.map((s) => s.label).join(" / ")}, ${options.steps} ODE steps`);

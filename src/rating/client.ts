@@ -73,7 +73,13 @@ async function show(next: NextPair): Promise<void> {
 }
 
 async function fetchNext(): Promise<void> {
-  const response = await fetch(`api/next?rater=${encodeURIComponent(state.rater)}`, { cache: "no-store" });
+  let response: Response;
+  try {
+    response = await fetch(`api/next?rater=${encodeURIComponent(state.rater)}`, { cache: "no-store" });
+  } catch {
+    message("The rating server cannot be reached; your answers so far are saved. Reload when it is back.");
+    return;
+  }
   if (!response.ok) {
     message(`The server refused: ${(await response.json()).error ?? response.status}`);
     return;

@@ -11,140 +11,30 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "../src/engine/jax.js";
-import { keyFromSeed } from "../src/engine/prng.js";
-import { saveParams } from "../src/engine/safetensors.js";
-import { disposeTree } from "../src/engine/tree.js";
-import { createModel, presetConfig } from "../src/models/registry.js";
 import { StudyStore } from "../src/rating/store.js";
+import { fixtureRun, freePort, rate, startCli, stopCli } from "./rating-fixtures.js";
 
-const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
 const baseModel = fileURLToPath(new URL("../../weights/dit-s-digits.safetensors", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = process.env.UPDATE_SCREENSHOT === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : null;
-const env = { ...process.env, GRPO_GUARD_THREADS: "1" };
 const root = mkdtempSync(join(tmpdir(), "grpo-guard-rating-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const PAIRS = 6;
-
-/** A run directory holding only a freshly initialised tiny model as its final policy. */
-async function fixtureRun(name: string, seed: number, algorithm: string): Promise<string> {
-  const dir = join(root, "runs", name);
-  mkdirSync(dir, { recursive: true });
-  const config = presetConfig("dit-tiny");
-  const params = createModel(config).init(keyFromSeed(seed));
-  await saveParams(join(dir, "policy-ema.safetensors"), params, { format: "grpo-guard/model", config, trainedWith: { algorithm, dynamics: "flow-sde" } });
-  disposeTree(params);
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-interface Cli {
-  child: ChildProcess;
-  url: string;
-  out: () => string;
-  err: () => string;
-}
-
-/** Start `grpo-guard rate …` and wait for the URL it prints. */
-async function startCli(args: string[]): Promise<Cli> {
-  const child = spawn(process.execPath, [bin, "rate", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`rate did not start:\n${out}\n${err}`)), 60_000);
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /rating page at (http:\/\/\S+\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`rate exited with ${code}:\n${out}\n${err}`)));
-  });
-  return { child, url, out: () => out, err: () => err };
-}
-
-async function stopCli(cli: Cli): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => cli.child.on("exit", (code) => resolve(code)));
-  cli.child.kill("SIGTERM");
-  return exited;
-}
-
-const rate = (...args: string[]) => spawnSync(process.execPath, [bin, "rate", ...args], { encoding: "utf8", env, timeout: 60_000 });
 
 let runA = "";
 let runB = "";
 before(async () => {
   await initEngine();
-  runA = await fixtureRun("tiny-a", 1, "grpo-guard");
-  runB = await fixtureRun("tiny-b", 2, "flow-grpo");
+  runA = await fixtureRun(root, "tiny-a", 1, "grpo-guard");
+  runB = await fixtureRun(root, "tiny-b", 2, "flow-grpo");
 });
 
-describe("rate command", () => {
-  test("bad input is one named line with exit ≠ 0", () => {
-    const one = rate(runA, "--study", join(root, "one"));
-    assert.notEqual(one.status, 0);
-    assert.match(one.stderr, /no study here yet; give two or more runs to compare/);
-    mkdirSync(join(root, "runs", "unfinished"), { recursive: true });
-    const unfinished = rate(runA, join(root, "runs", "unfinished"));
-    assert.notEqual(unfinished.status, 0);
-    assert.match(unfinished.stderr, /unfinished: no policy-ema\.safetensors \(a run writes its final EMA policy there when training ends\)/);
-    const missing = rate(runA, join(root, "nope"));
-    assert.match(missing.stderr, /nope: not found \(expected a run directory or a \.safetensors weight file\)/);
-    const noStudy = rate("--study", join(root, "absent"), "--report");
-    assert.notEqual(noStudy.status, 0);
-    assert.match(noStudy.stderr, /absent: no rating study here \(no study\.db\)/);
-    const question = rate(runA, runB, "--question", "prettiness");
-    assert.notEqual(question.status, 0);
-    assert.match(question.stderr, /Allowed choices are likeness, alignment/);
-    const prompts = rate(runA, runB, "--study", join(root, "bad-prompt"), "--prompts", "0,x");
-    assert.notEqual(prompts.status, 0);
-    assert.match(prompts.stderr, /--prompts: prompt "x": unknown word "x"/);
-    for (const r of [one, unfinished, missing, noStudy, prompts]) assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-  });
-
-  test("an address other than loopback needs --host and prints a warning", async () => {
-    const study = join(root, "host");
-    const cli = await startCli([runA, runB, "--study", study, "--pairs", "2", "--steps", "2", "--simulated", "--port", "0", "--host", "127.0.0.2"]);
-    try {
-      assert.match(cli.url, /^http:\/\/127\.0\.0\.2:\d+\/[0-9a-f]{32}\/$/);
-      assert.match(cli.err(), /warning: --host 127\.0\.0\.2: the rating page is reachable from other machines/);
-      assert.equal((await fetch(cli.url)).status, 200);
-      assert.equal((await fetch(new URL(cli.url).origin + "/")).status, 403);
-    } finally {
-      assert.equal(await stopCli(cli), 0);
-    }
-    const local = await startCli(["--study", study, "--port", "0"]);
-    try {
-      assert.match(local.url, /^http:\/\/127\.0\.0\.1:/, "loopback by default");
-      assert.doesNotMatch(local.err(), /warning/);
-      assert.match(local.out(), /continuing study .*host: 2 pairs, 0 votes from 0 raters so far/);
-    } finally {
-      await stopCli(local);
-    }
-    const changed = rate("--study", study, "--pairs", "3");
-    assert.match(changed.stderr, /--pairs: the study in .*host was made with 2, not 3/);
-    const other = rate(runB, runA, "--study", study, "--report");
-    assert.match(other.stderr, /host: this study compares .*tiny-a.*tiny-b.*; pass the same runs, or a new --study directory/);
-  });
-
+describe("rating page in a browser", () => {
   test("two scripted raters in chromium: buttons and keys, a reload, a server restart, the results", { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async () => {
     const { chromium } = await import("playwright-core");
     const study = join(root, "ratings", "tiny");

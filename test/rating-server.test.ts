@@ -187,10 +187,26 @@ describe("rating server", () => {
     assert.equal(new URL(server.url).pathname, new URL(base).pathname, "same token after a restart");
     base = server.url;
     const next = await (await fetch(`${base}api/next?rater=ann`)).json();
-    assert.deepEqual([next.done, next.pair.id], [1, 2]);
+    assert.deepEqual([next.done, next.pair.id], [1, store.orderFor("ann").find((id) => id !== 1)]);
     assert.equal((await vote("ann", 1, "tie")).status, 409, "the old vote still counts");
     const done = await (await fetch(`${base}api/next?rater=cat`)).json();
     assert.deepEqual([done.finished, done.pair, done.done], [true, null, PAIRS]);
+  });
+
+  test("each rater has an order of their own, a permutation of the pairs that never changes", async () => {
+    const raters = ["ann", "bob", "cat", "dog", "eel", "fox"];
+    const orders = raters.map((r) => store.orderFor(r));
+    for (const order of orders) assert.deepEqual([...order].sort(), [1, 2, 3, 4, 5]);
+    assert.ok(new Set(orders.map((o) => o.join())).size >= 3, `orders differ between raters: ${orders.map((o) => o.join("")).join(" ")}`);
+    const reopened = StudyStore.open(dir);
+    assert.deepEqual(raters.map((r) => reopened.orderFor(r)), orders, "the same after reopening");
+    reopened.close();
+    // A fresh rater is shown their own first pair, then their second, whatever others answered.
+    const order = store.orderFor("gus");
+    const first = await (await fetch(`${base}api/next?rater=gus`)).json();
+    assert.equal(first.pair.id, order[0]);
+    const second = await (await vote("gus", order[0], "tie")).json();
+    assert.equal(second.pair.id, order[1]);
   });
 
   test("the store refuses to overwrite a study and names a file that is no study", () => {

@@ -11,6 +11,7 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../engine/errors.js";
+import { HostRng, mixSeed } from "../engine/prng.js";
 
 export const STUDY_DB = "study.db";
 export const IMAGES_DIR = "images";
@@ -50,7 +51,7 @@ export interface Method {
 }
 
 export interface Pair {
-  /** 1..N, the order pairs are shown in. */
+  /** 1..N (the plan's shuffled order; each rater sees the pairs in an order of their own). */
   id: number;
   prompt: string;
   /** Row of the study's noise tensor both images start from. */
@@ -129,6 +130,13 @@ const toPair = (r: PairRow): Pair => ({
   leftIsA: r.left_is_a === 1,
 });
 const toVote = (r: VoteRow): Vote => ({ id: r.id, rater: r.rater, pairId: r.pair_id, answer: r.answer, createdAt: r.created_at, timeMs: r.time_ms });
+
+/** FNV-1a hash of a string's UTF-16 code units (32 bits). */
+export function stringHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
 
 export const studyDbPath = (dir: string) => join(dir, STUDY_DB);
 export const imagePath = (dir: string, hash: string) => join(dir, IMAGES_DIR, `${hash}.png`);
@@ -221,10 +229,20 @@ export class StudyStore {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM votes WHERE rater = ?").get(rater) as { n: number }).n;
   }
 
-  /** The first pair (in showing order) `rater` has not answered yet. */
+  /**
+   * The order `rater` sees the pairs in: a permutation seeded by the study's seed and the
+   * rater's id, so order effects differ between raters and a rater's order never changes.
+   */
+  orderFor(rater: string): number[] {
+    const ids = [...this.pairById.keys()].sort((a, b) => a - b);
+    return new HostRng(mixSeed(this.config.seed, stringHash(rater))).permutation(ids.length).map((k) => ids[k]);
+  }
+
+  /** The first pair in `rater`'s order that they have not answered yet. */
   nextPair(rater: string): Pair | undefined {
-    const row = this.db.prepare("SELECT * FROM pairs WHERE id NOT IN (SELECT pair_id FROM votes WHERE rater = ?) ORDER BY id LIMIT 1").get(rater) as PairRow | undefined;
-    return row && toPair(row);
+    const answered = new Set((this.db.prepare("SELECT pair_id FROM votes WHERE rater = ?").all(rater) as { pair_id: number }[]).map((r) => r.pair_id));
+    const id = this.orderFor(rater).find((k) => !answered.has(k));
+    return id === undefined ? undefined : this.pairById.get(id);
   }
 
   recordVote(rater: string, pairId: number, answer: Answer, timeMs: number, now = new Date()): VoteResult {

@@ -88,8 +88,8 @@ export interface PlannedPair {
 /**
  * The pair plan: pair k compares method pair k mod C (C = M(M−1)/2) on prompt
  * ⌊k / C⌋ mod P from noise row k, so every method pair sees the prompts in turn; each pair's
- * side (A left or right) is a fair coin of the seeded generator, and the showing order is a
- * seeded permutation (ids 1..N in showing order).
+ * side (A left or right) is a fair coin of the seeded generator, and the ids 1..N follow a
+ * seeded permutation (each rater then sees the pairs in an order of their own, StudyStore.orderFor).
  */
 export function planPairs(methods: number, count: number, prompts: readonly string[], seed: number): PlannedPair[] {
   if (methods < 2) throw new UserError(`a rating study compares at least two runs, got ${methods}`);

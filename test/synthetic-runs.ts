@@ -28,6 +28,8 @@ export interface SyntheticRun {
   /** Write gold panel v2 components (KID and accuracy with CIs and floors). */
   components?: boolean;
   alarms?: number[];
+  /** Record per-step gradient norms (default true). */
+  gradNorms?: boolean;
 }
 
 const summary = (scale: number, shift = 0) => ({ mean: shift, std: scale, p1: shift - 2.3 * scale, p5: shift - 1.6 * scale, p50: shift, p95: shift + 1.6 * scale, p99: shift + 2.3 * scale });
@@ -114,7 +116,7 @@ export function writeSyntheticRun(root: string, run: SyntheticRun): string {
         klRef: 0,
         count: 8,
       })),
-      stepGradNorms: Array.from({ length: steps }, (_, step) => ({ step, before: 1 + step, after: 0.5 + step / 4 })),
+      stepGradNorms: run.gradNorms === false ? undefined : Array.from({ length: steps }, (_, step) => ({ step, before: 1 + step, after: 0.5 + step / 4 })),
       seconds: { sample: 1, reward: 0.1, train: 2 },
     });
     if ((epoch + 1) % every === 0 || epoch + 1 === epochs) records.push(evalRecord(epoch + 1));

@@ -12,11 +12,9 @@ import {
   alarmEpochs,
   assignMethods,
   componentCatalog,
-  componentSeries,
   goldComponents,
   goldFallsWhileProxyRises,
   median,
-  type ComponentPoint,
   type MethodAssignment,
   type StepTable,
   alignedEvalCurves,
@@ -30,6 +28,7 @@ import {
   trainedEpochs,
   type RatioField,
 } from "./series.js";
+import { goldComponentPanels, type GoldAxis } from "./gold-panels.js";
 import { cropPngGrey } from "../diagnostics/image-grid.js";
 import { escapeXml, extent, formatTick, renderFigure, type BandSeries, type LegendEntry, type LineSeries, type PanelSpec, type Point } from "./svg.js";
 
@@ -266,42 +265,15 @@ export function gradFigure(runs: readonly LoadedRun[], names: readonly string[],
   return renderFigure("Gradient norm per timestep", panels, legend, 2, "per trained step, measured every diagnostics.gradNormEvery epochs (the newest measurement at or before each epoch); one line per method (mean over its runs; band: min–max)");
 }
 
-/** The noise-floor band of a component: the side of its (median) floor that real-vs-real samples reach. */
-function floorBand(points: readonly ComponentPoint[][], better: "higher" | "lower"): PanelSpec["hbands"] {
-  const floor = median(points.flat().map((p) => p.floor));
-  if (floor === null) return [];
-  const label = `within the noise floor (real vs real at the same sample size: ${formatTick(floor)})`;
-  return [better === "lower" ? { from: -Infinity, to: floor, color: "#888", opacity: 0.18, label } : { from: floor, to: Infinity, color: "#888", opacity: 0.18, label }];
-}
-
 /**
  * Gold components against the proxy reward (the frontier, benchmarks B2/B3) or against epochs:
  * one panel per component, one curve per run (points = evaluations in epoch order), CIs as
  * whiskers and the noise floor as a grey band. Null when no evaluation has gold metrics.
  */
-export function goldComponentsFigure(runs: readonly LoadedRun[], names: readonly string[], against: "proxy" | "epoch"): string | null {
+export function goldComponentsFigure(runs: readonly LoadedRun[], names: readonly string[], against: GoldAxis): string | null {
   const c = cast(runs, names);
-  const records = runs.map((r) => r.records);
-  const catalog = componentCatalog(records);
-  if (catalog.length === 0) return null;
-  const panels = catalog.map((component): PanelSpec => {
-    const series = records.map((r) => componentSeries(r, component.key));
-    const usable = series.map((list) => (against === "proxy" ? list.filter((p) => p.proxy !== null) : list));
-    return {
-      title: `${component.label} (${component.better} is better)`,
-      xLabel: against === "proxy" ? "proxy reward" : "completed training epochs",
-      yLabel: component.key,
-      integerX: against === "epoch",
-      hbands: floorBand(series, component.better),
-      lines: usable.map((list, k) => ({
-        label: `${names[k]} ${component.key}`,
-        run: names[k],
-        color: c.methods.colors[k],
-        points: list.map((p): Point => [against === "proxy" ? p.proxy! : p.epoch, p.value]),
-        whiskers: list.map((p) => p.ci),
-      })),
-    };
-  });
+  const panels = goldComponentPanels(runs.map((r) => r.records), names, c.methods.colors, against);
+  if (panels.length === 0) return null;
   const legend: LegendEntry[] = [...methodLegend(c), { label: "noise floor: real vs real at the same sample size", color: "#888", band: true }];
   return against === "proxy"
     ? renderFigure("Gold components against proxy reward (the frontier)", panels, legend, 2, "One curve per run, one point per evaluation (epoch order along each curve); whiskers: confidence intervals; grey: the side of the noise floor that two real samples reach (a difference inside it is no difference).")

@@ -322,7 +322,7 @@ describe("dashboard command", () => {
 
   test("15 synthetic runs: one hue per method, the frontier with one curve per run, gold-falls spans without an alarm, live", { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, async () => {
     const synthetic = join(root, "synthetic");
-    const dirs = comparisonRuns(synthetic, { components: true, epochs: 10 });
+    const dirs = comparisonRuns(synthetic, { components: true, epochs: 10, outlier: true });
     // Gold falls while the proxy rises from epoch 4 on, and no alarm fired.
     const quiet = writeSyntheticRun(synthetic, { name: "quiet-fall", algorithm: "grpo-guard", dynamics: "cps", seed: 0, epochs: 8, components: true, gold: (e) => (e <= 4 ? 0.7 + 0.04 * e : 0.86 - 0.05 * (e - 4)) });
     const { chromium } = await import("playwright-core");
@@ -386,6 +386,13 @@ describe("dashboard command", () => {
       assert.match(await item.innerText(), /gold fell while the proxy rose: epochs 4–8/);
       assert.doesNotMatch(await item.innerText(), /alarm/);
       assert.ok(await page.evaluate(() => (window as any).drawnText.includes("gold ↓ while proxy ↑")), "the span is drawn on the proxy chart");
+
+      // One run's log-ratio tails are 1000× the others': it is named and cut, the others keep the scale.
+      assert.match(await page.locator("#ratio-note").innerText(), /^off scale \(tails over 5× the median run's, cut at the edge\): digits-flow-grpo-lr5e-4-s1$/);
+      const yScale = await page.evaluate(() => (window as any).dashboard.charts.ratio.scales.y);
+      const typical = readValidatedMetrics(join(dirs[0], "metrics.jsonl")).records.filter((r) => r.type === "epoch").at(-1) as EpochMetrics;
+      const p99 = Math.max(...typical.steps.map((s) => s.clippedLogRatio.p99!));
+      assert.ok(yScale.max >= p99 && yScale.max < 3 * p99, `the y range (${yScale.min}, ${yScale.max}) fits the typical runs (p99 up to ${p99})`);
 
       // Live: a run whose gold had only risen gets a span when a falling evaluation is appended.
       const first = st.names.indexOf("digits-grpo-guard-s0");

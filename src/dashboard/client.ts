@@ -10,6 +10,8 @@ import {
   alarmEpochs,
   assignMethods,
   goldFallsWhileProxyRises,
+  offScaleRuns,
+  OFF_SCALE_FACTOR,
   alignedEvalCurves,
   describeSkipped,
   epochRecords,
@@ -183,6 +185,20 @@ function clipRangePlugin(): uPlotType.Plugin {
 
 const points = { show: true, size: 6 };
 
+/** The log-ratio view's y range: the runs within scale (series.ts offScaleRuns), padded 5 %. */
+function ratioRange(_u: Chart, min: number, max: number): [number, number] {
+  const table = state.table;
+  const off = table ? offScaleRuns(table) : [];
+  let [lo, hi] = [min, max];
+  if (table && off.some(Boolean)) {
+    const values = table.runs.filter((r, k) => r.present && !off[k]).flatMap((r) => [...r.quantiles.p1, ...r.quantiles.p99]).filter((v): v is number => v !== null && Number.isFinite(v));
+    if (values.length) [lo, hi] = [Math.min(...values), Math.max(...values)];
+  }
+  if (!(hi > lo)) return [lo - 1, hi + 1];
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
+}
+
 function buildCharts(): void {
   const runs = state.runs;
   const proxySeries: uPlotType.Series[] = [{ label: "epoch" }];
@@ -214,7 +230,7 @@ function buildCharts(): void {
   });
   makeChart(
     "ratio",
-    { scales: { x: { time: false } }, axes: [stepAxis, valueAxis("log-ratio")], series: ratioSeries, bands, plugins: [clipRangePlugin()] },
+    { scales: { x: { time: false }, y: { range: ratioRange } }, axes: [stepAxis, valueAxis("log-ratio")], series: ratioSeries, bands, plugins: [clipRangePlugin()] },
     [[], ...runs.flatMap(() => QUANTILES.map(() => []))] as unknown as Data,
   );
 
@@ -311,6 +327,8 @@ function renderSteps(): void {
   const table = epoch === null ? { steps: [], runs: state.runs.map(() => null) } : stepTable(state.runs.map((r) => r.records), epoch, state.field);
   state.table = epoch === null ? null : (table as StepTable);
   const runs = table.runs;
+  const off = state.table ? offScaleRuns(state.table) : [];
+  $("ratio-note").textContent = off.some(Boolean) ? `off scale (tails over ${OFF_SCALE_FACTOR}× the median run's, cut at the edge): ${state.runs.filter((_, k) => off[k]).map((r) => r.name).join(", ")}` : "";
   const col = (k: number, f: (t: StepTable["runs"][number]) => (number | null)[]) => (runs[k] ? f(runs[k]!) : []);
   charts.ratio?.setData([table.steps, ...state.runs.flatMap((_, k) => QUANTILES.map((q) => col(k, (t) => t.quantiles[q])))] as unknown as Data);
   charts.clip?.setData([table.steps, ...state.runs.flatMap((_, k) => [col(k, (t) => t.clipPositive), col(k, (t) => t.clipNegative)])] as unknown as Data);

@@ -81,6 +81,7 @@ export function pageHtml(runNames: readonly string[]): string {
   </div>
   <h3>Log-ratio distribution per timestep</h3>
   <p class="note">bands: p1–p99 (light) and p5–p95 (dark); line: median; grey dashed: the clip range log(1−ε), log(1+ε) when in view</p>
+  <p class="note alarm" id="ratio-note"></p>
   <div id="chart-ratio" class="chart"></div>
   <h3>Clip fraction by advantage sign per timestep</h3>
   <p class="note">solid: P(ρ &gt; 1+ε | A &gt; 0) · dashed: P(ρ &lt; 1−ε | A &lt; 0)</p>

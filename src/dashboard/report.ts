@@ -14,7 +14,8 @@ import {
   componentCatalog,
   goldComponents,
   goldFallsWhileProxyRises,
-  median,
+  offScaleRuns,
+  OFF_SCALE_FACTOR,
   type MethodAssignment,
   type StepTable,
   alignedEvalCurves,
@@ -120,18 +121,6 @@ export function proxyGoldFigure(runs: readonly LoadedRun[], names: readonly stri
   );
 }
 
-/** Each present run's largest |p1|, |p99| over the steps of one epoch's table (null: not present). */
-function tailsOf(table: StepTable): (number | null)[] {
-  return table.runs.map((r) => {
-    if (!r.present) return null;
-    const xs = [...r.quantiles.p1, ...r.quantiles.p99].filter((v): v is number => v !== null && Number.isFinite(v)).map(Math.abs);
-    return xs.length ? Math.max(...xs) : null;
-  });
-}
-
-/** Runs whose log-ratio tails are more than this many times the median run's are drawn off scale. */
-export const OFF_SCALE_FACTOR = 5;
-
 export function ratioFigure(runs: readonly LoadedRun[], names: readonly string[], epochs: readonly number[], field: RatioField = "clippedLogRatio"): string {
   const c = cast(runs, names);
   const records = runs.map((r) => r.records);
@@ -147,11 +136,8 @@ export function ratioFigure(runs: readonly LoadedRun[], names: readonly string[]
     // Each epoch has its own scale, set by the runs whose tails are within OFF_SCALE_FACTOR× the
     // median run's: one run with huge tails is drawn cut at the edge and named, not allowed to
     // flatten every other run.
-    const tails = tailsOf(t);
-    const typical = median(tails);
-    const offScale = tails.map((v) => typical !== null && typical > 0 && v !== null && v > OFF_SCALE_FACTOR * typical);
-    const inScale = t.runs.filter((r, k) => r.present && !offScale[k]);
-    const yDomain = extent(inScale.flatMap((r) => [...r.quantiles.p1, ...r.quantiles.p99, ...r.quantiles.p50]));
+    const offScale = offScaleRuns(t);
+    const yDomain = extent(t.runs.filter((r, k) => r.present && !offScale[k]).flatMap((r) => [...r.quantiles.p1, ...r.quantiles.p99, ...r.quantiles.p50]));
     return {
       title: `epoch ${epoch}`,
       xLabel: "sampling step (0 = pure noise)",

@@ -151,6 +151,24 @@ export function alignedEvalCurves(runs: readonly (readonly SlimRecord[])[]): { e
   return { epochs, proxy: curves.map((c) => align(c, c.proxy)), gold: curves.map((c) => align(c, c.gold)) };
 }
 
+/** Runs whose log-ratio tails are more than this many times the median run's are drawn off scale. */
+export const OFF_SCALE_FACTOR = 5;
+
+/**
+ * Per run of a step table: whether its largest |p1|, |p99| over the steps exceeds
+ * OFF_SCALE_FACTOR × the median run's. Such a run is cut at the edge of the log-ratio view and
+ * named, so that one run with huge tails cannot flatten every other run.
+ */
+export function offScaleRuns(table: StepTable): boolean[] {
+  const tails = table.runs.map((r) => {
+    if (!r.present) return null;
+    const xs = [...r.quantiles.p1, ...r.quantiles.p99].filter((v): v is number => v !== null && Number.isFinite(v)).map(Math.abs);
+    return xs.length ? Math.max(...xs) : null;
+  });
+  const typical = median(tails);
+  return tails.map((v) => typical !== null && typical > 0 && v !== null && v > OFF_SCALE_FACTOR * typical);
+}
+
 export interface RunSummary {
   evaluations: number;
   trainedEpochs: number;

@@ -90,6 +90,13 @@ function makeChart(name: string, options: Omit<uPlotType.Options, "width" | "hei
   return chart;
 }
 
+/** Text starting at x, or ending at x − 8 px where it would run past the plot's right edge. */
+function fillTextInside(ctx: CanvasRenderingContext2D, text: string, x: number, y: number, bbox: { left: number; width: number }): void {
+  const width = ctx.measureText(text).width;
+  const right = bbox.left + bbox.width;
+  ctx.fillText(text, x + width <= right ? x : Math.max(bbox.left, x - 8 * devicePixelRatio - width), y);
+}
+
 /** A vertical line per alarm, in its run's colour. */
 function alarmPlugin(): uPlotType.Plugin {
   return {
@@ -111,7 +118,7 @@ function alarmPlugin(): uPlotType.Plugin {
               ctx.stroke();
               ctx.fillStyle = runColor(k);
               ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-              ctx.fillText(`alarm ${epoch}`, x + 4 * devicePixelRatio, bbox.top + (12 + 12 * k) * devicePixelRatio);
+              fillTextInside(ctx, `alarm ${epoch}`, x + 4 * devicePixelRatio, bbox.top + (12 + 12 * k) * devicePixelRatio, bbox);
               ctx.restore();
             }
           });
@@ -141,7 +148,7 @@ function goldFallsPlugin(): uPlotType.Plugin {
               ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
               ctx.fillStyle = runColor(k);
               ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-              ctx.fillText("gold ↓ while proxy ↑", x0 + 4 * devicePixelRatio, bbox.top + bbox.height - (6 + 12 * k) * devicePixelRatio);
+              fillTextInside(ctx, "gold ↓ while proxy ↑", x0 + 4 * devicePixelRatio, bbox.top + bbox.height - (6 + 12 * k) * devicePixelRatio, bbox);
               ctx.restore();
             }
           });

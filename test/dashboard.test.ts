@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readValidatedMetrics, validateMetricsRecord, type EpochMetrics, type EvalMetrics } from "../src/diagnostics/metrics-schema.js";
 import { describeSkipped } from "../src/dashboard/series.js";
+import { comparisonRuns, writeSyntheticRun } from "./synthetic-runs.js";
 
 const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
 // The screenshot goes to a temporary folder; UPDATE_SCREENSHOT=1 writes docs/dashboard.png instead.
@@ -249,6 +250,21 @@ describe("dashboard command", () => {
       await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("#images img")].every((img) => img.complete));
       assert.deepEqual(await images(), [["r0/images/eval-0004.png", true], ["r1/images/eval-0004.png", true]], "both runs' grids load");
 
+      // The frontier: each (legacy) gold component against the proxy, one curve per run, one point per evaluation.
+      const frontier = await page.evaluate(() =>
+        [...document.querySelectorAll("#frontier svg.gold-panel")].map((svg) => ({
+          key: svg.getAttribute("data-key"),
+          series: [...svg.querySelectorAll("g.series")].map((g) => ({ run: g.getAttribute("data-run"), points: [...g.querySelectorAll("circle")].map((c) => [Number(c.dataset.x), Number(c.dataset.y)]) })),
+          floors: svg.querySelectorAll("rect.hband").length,
+        })),
+      );
+      assert.deepEqual(frontier.map((p) => p.key), ["judge", "frechet", "diversity"]);
+      const judge = frontier[0].series;
+      assert.deepEqual(judge.map((s) => s.run), ["fixture", "flow-grpo"], "one curve per run");
+      assert.deepEqual(judge[0].points, evals.map((e) => [e.proxy, e.gold!.judgeAccuracy]));
+      assert.equal(frontier[1].floors, 1, "the Fréchet noise floor is drawn as a band");
+      assert.equal(await page.locator("#components svg.gold-panel").count(), 3);
+
       // The two real runs, before the test moves sliders and appends synthetic records.
       mkdirSync(docs, { recursive: true });
       await page.screenshot({ path: join(docs, "dashboard.png"), fullPage: true });
@@ -298,6 +314,96 @@ describe("dashboard command", () => {
 
       assert.deepEqual(errors, []);
       assert.deepEqual(external, [], "nothing is loaded from outside the dashboard server");
+    } finally {
+      await browser.close();
+      child.kill("SIGTERM");
+    }
+  });
+
+  test("15 synthetic runs: one hue per method, the frontier with one curve per run, gold-falls spans without an alarm, live", { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, async () => {
+    const synthetic = join(root, "synthetic");
+    const dirs = comparisonRuns(synthetic, { components: true, epochs: 10, outlier: true });
+    // Gold falls while the proxy rises from epoch 4 on, and no alarm fired.
+    const quiet = writeSyntheticRun(synthetic, { name: "quiet-fall", algorithm: "grpo-guard", dynamics: "cps", seed: 0, epochs: 8, components: true, gold: (e) => (e <= 4 ? 0.7 + 0.04 * e : 0.86 - 0.05 * (e - 4)) });
+    const { chromium } = await import("playwright-core");
+    const { child, url } = await startCli([...dirs, quiet, "--port", "0", "--poll", "200"]);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.addInitScript(() => {
+        const drawn: string[] = [];
+        (window as unknown as { drawnText: string[] }).drawnText = drawn;
+        const fillText = CanvasRenderingContext2D.prototype.fillText;
+        CanvasRenderingContext2D.prototype.fillText = function (text: string, x: number, y: number, maxWidth?: number) {
+          if ((this.canvas.closest(".chart") as HTMLElement | null)?.id === "chart-proxy") drawn.push(String(text));
+          return maxWidth === undefined ? fillText.call(this, text, x, y) : fillText.call(this, text, x, y, maxWidth);
+        };
+      });
+      await page.goto(url);
+      await page.waitForFunction(() => (window as any).dashboard?.renders > 0);
+      const state = () => page.evaluate(() => { const s = (window as any).dashboard.state; return { colors: s.colors as string[], goldFalls: s.goldFalls as { from: number; to: number }[][], names: s.runs.map((r: { name: string }) => r.name) as string[] }; });
+      let st = await state();
+      assert.equal(st.names.length, 16);
+      // One hue per method: the seeds of a method differ only in lightness (mixing with white keeps the hue).
+      const hue = (hex: string) => {
+        const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+        return Math.atan2(Math.sqrt(3) * (g - b), 2 * r - g - b);
+      };
+      const byMethod = new Map<string, number[]>();
+      st.names.forEach((name, k) => {
+        const method = name.replace(/-s\d+$/, "");
+        byMethod.set(method, [...(byMethod.get(method) ?? []), k]);
+      });
+      for (const [method, runs] of byMethod) {
+        for (const k of runs) assert.ok(Math.abs(hue(st.colors[k]) - hue(st.colors[runs[0]])) < 0.05, `${method}: one hue`);
+        assert.equal(new Set(runs.map((k) => st.colors[k])).size, runs.length, `${method}: seeds in distinct shades`);
+      }
+      assert.equal(new Set([...byMethod.values()].map((runs) => st.colors[runs[0]])).size, byMethod.size, "methods in distinct colours");
+
+      // The frontier: per component, one curve per run with one point per evaluation, CI whiskers, a floor band.
+      const frontier = await page.evaluate(() =>
+        [...document.querySelectorAll("#frontier svg.gold-panel")].map((svg) => ({
+          key: svg.getAttribute("data-key"),
+          curves: [...svg.querySelectorAll("g.series")].map((g) => ({ run: g.getAttribute("data-run"), points: g.querySelectorAll("circle").length, whiskers: g.querySelectorAll("path.whisker").length })),
+          floors: svg.querySelectorAll("rect.hband").length,
+        })),
+      );
+      assert.deepEqual(frontier.map((p) => p.key), ["kid", "judge"]);
+      for (const panel of frontier) {
+        assert.deepEqual(panel.curves.map((c) => c.run), st.names, `${panel.key}: one curve per run`);
+        const evalsPerRun = [...dirs, quiet].map((d) => readValidatedMetrics(join(d, "metrics.jsonl")).records.filter((r) => r.type === "eval").length);
+        assert.deepEqual(panel.curves.map((c) => c.points), evalsPerRun);
+        assert.deepEqual(panel.curves.map((c) => c.whiskers), evalsPerRun);
+        assert.equal(panel.floors, 1);
+      }
+
+      // Gold falls while the proxy rises: marked for the quiet run although no alarm fired.
+      const q = st.names.indexOf("quiet-fall");
+      assert.deepEqual(st.goldFalls[q], [{ from: 4, to: 8 }]);
+      const item = page.locator("#runs li").nth(q);
+      assert.match(await item.innerText(), /gold fell while the proxy rose: epochs 4–8/);
+      assert.doesNotMatch(await item.innerText(), /alarm/);
+      assert.ok(await page.evaluate(() => (window as any).drawnText.includes("gold ↓ while proxy ↑")), "the span is drawn on the proxy chart");
+
+      // One run's log-ratio tails are 1000× the others': it is named and cut, the others keep the scale.
+      assert.match(await page.locator("#ratio-note").innerText(), /^off scale \(tails over 5× the median run's, cut at the edge\): digits-flow-grpo-lr5e-4-s1$/);
+      const yScale = await page.evaluate(() => (window as any).dashboard.charts.ratio.scales.y);
+      const typical = readValidatedMetrics(join(dirs[0], "metrics.jsonl")).records.filter((r) => r.type === "epoch").at(-1) as EpochMetrics;
+      const p99 = Math.max(...typical.steps.map((s) => s.clippedLogRatio.p99!));
+      assert.ok(yScale.max >= p99 && yScale.max < 3 * p99, `the y range (${yScale.min}, ${yScale.max}) fits the typical runs (p99 up to ${p99})`);
+
+      // Live: a run whose gold had only risen gets a span when a falling evaluation is appended.
+      const first = st.names.indexOf("digits-grpo-guard-s0");
+      assert.deepEqual(st.goldFalls[first], []);
+      const metrics = join(dirs[1], "metrics.jsonl");
+      const last = JSON.parse(lines(metrics).filter((l) => l.includes('"type":"eval"')).at(-1)!);
+      appendFileSync(metrics, JSON.stringify({ ...last, epoch: last.epoch + 2, proxy: last.proxy + 0.01, gold: { ...last.gold, gold: last.gold.gold - 0.1 } }) + "\n");
+      await page.waitForFunction((k) => (window as any).dashboard.state.goldFalls[k].length === 1, first, { timeout: 10_000 });
+      st = await state();
+      assert.deepEqual(st.goldFalls[first], [{ from: last.epoch, to: last.epoch + 2 }]);
+      assert.deepEqual(errors, []);
     } finally {
       await browser.close();
       child.kill("SIGTERM");

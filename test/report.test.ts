@@ -3,17 +3,20 @@
  * well-formed and carry the runs' series (read back from the SVG text), and summary.md holds
  * the table.
  */
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readValidatedMetrics, type EpochMetrics, type EvalMetrics, type ValidMetricsRecord } from "../src/diagnostics/metrics-schema.js";
 import { formatNumber } from "../src/dashboard/series.js";
-import { niceTicks } from "../src/dashboard/svg.js";
-import { pickEvenly } from "../src/dashboard/report.js";
+import { escapeXml, niceTicks } from "../src/dashboard/svg.js";
+import { pickEvenly, writeReport } from "../src/dashboard/report.js";
+import { comparisonRuns, writeSyntheticRun } from "./synthetic-runs.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
 const env = { ...process.env, GRPO_GUARD_THREADS: "1" };
@@ -55,23 +58,46 @@ interface Series {
   name: string;
   run: string;
   axis: string;
+  color: string;
   points: [number, number][];
+  whiskers: [number, number, number][];
+}
+
+/** Panel titles of a figure, in order. */
+const panelTitles = (svg: string) => [...svg.matchAll(/<g class="panel" [^>]*data-title="([^"]+)"/g)].map((m) => unescapeXml(m[1]));
+
+/** Spans where gold fell while the proxy rose from one evaluation to the next (merged), computed here independently. */
+function expectedFalls(evals: EvalMetrics[]): [number, number][] {
+  const spans: [number, number][] = [];
+  for (let i = 1; i < evals.length; i++) {
+    const [a, b] = [evals[i - 1], evals[i]];
+    if (b.proxy! > a.proxy! && b.gold!.gold! < a.gold!.gold!) {
+      if (spans.length && spans[spans.length - 1][1] === a.epoch) spans[spans.length - 1][1] = b.epoch;
+      else spans.push([a.epoch, b.epoch]);
+    }
+  }
+  return spans;
+}
+
+/** The SVG text of one panel (by its title). */
+function panelText(svg: string, panel: string): string {
+  const at = svg.indexOf(`data-title="${escapeXml(panel)}"`);
+  assert.ok(at >= 0, `panel "${panel}"`);
+  const start = svg.lastIndexOf(`<g class="panel" transform=`, at);
+  const next = svg.indexOf(`<g class="panel"`, start + 1);
+  return svg.slice(start, next < 0 ? svg.indexOf(`<g class="legend">`) : next);
 }
 
 /** Every `<g class="series">` of a figure (per panel when `panel` is given) with its points. */
 function seriesOf(svg: string, panel?: string): Series[] {
-  let text = svg;
-  if (panel !== undefined) {
-    const start = svg.indexOf(`<g class="panel" transform=`, svg.indexOf(`data-title="${panel}"`) - 80);
-    assert.ok(start >= 0, `panel "${panel}"`);
-    const next = svg.indexOf(`<g class="panel"`, start + 1);
-    text = svg.slice(start, next < 0 ? undefined : next);
-  }
-  return [...text.matchAll(/<g class="series" data-series="([^"]*)" data-run="([^"]*)" data-axis="(\w+)">([\s\S]*?)<\/g>/g)].map((m) => ({
+  const text = panel === undefined ? svg : panelText(svg, panel);
+  return [...text.matchAll(/<g class="series" data-series="([^"]*)" data-run="([^"]*)" data-axis="(\w+)" data-color="([^"]*)">([\s\S]*?)<\/g>/g)].map((m) => ({
     name: unescapeXml(m[1]),
-    run: m[2],
+    run: unescapeXml(m[2]),
     axis: m[3],
-    points: [...m[4].matchAll(/<circle [^>]*data-x="([^"]+)" data-y="([^"]+)"/g)].map((p) => [Number(p[1]), Number(p[2])] as [number, number]),
+    color: m[4],
+    points: [...m[5].matchAll(/<circle [^>]*data-x="([^"]+)" data-y="([^"]+)"/g)].map((p) => [Number(p[1]), Number(p[2])] as [number, number]),
+    whiskers: [...m[5].matchAll(/<path class="whisker" data-x="([^"]+)" data-lo="([^"]+)" data-hi="([^"]+)"/g)].map((p) => [Number(p[1]), Number(p[2]), Number(p[3])] as [number, number, number]),
   }));
 }
 
@@ -102,15 +128,16 @@ const evalsOf = (run: string) => records[run].filter((r) => r.type === "eval") a
 const epochsOf = (run: string) => records[run].filter((r) => r.type === "epoch") as EpochMetrics[];
 
 test("report writes the figures and the summary, each SVG well-formed", () => {
-  assert.deepEqual(readdirSync(out).sort(), ["clip-fractions.svg", "grad-norms.svg", "image-timeline.svg", "proxy-gold.svg", "ratio-distribution.svg", "summary.md"]);
+  assert.deepEqual(readdirSync(out).sort(), ["clip-fractions.svg", "gold-components.svg", "gold-frontier.svg", "grad-norms.svg", "image-timeline.svg", "proxy-gold.svg", "ratio-distribution.svg", "summary.md"]);
   for (const file of readdirSync(out).filter((f) => f.endsWith(".svg"))) assertWellFormed(readFileSync(join(out, file), "utf8"), file);
 });
 
-test("proxy-gold.svg: proxy and gold of both runs, one point per evaluation, alarms marked", () => {
+test("proxy-gold.svg: one panel per method with proxy and gold per evaluation, alarms and gold-falls spans marked", () => {
   const svg = readFileSync(join(out, "proxy-gold.svg"), "utf8");
-  const series = seriesOf(svg);
-  assert.deepEqual(series.map((s) => s.name), ["guard proxy", "guard gold", "flow proxy", "flow gold"]);
-  for (const run of ["guard", "flow"]) {
+  assert.deepEqual(panelTitles(svg), ["guard: grpo-guard · flow-sde", "flow: flow-grpo · flow-sde"]);
+  for (const [run, title] of [["guard", "guard: grpo-guard · flow-sde"], ["flow", "flow: flow-grpo · flow-sde"]]) {
+    const series = seriesOf(svg, title);
+    assert.deepEqual(series.map((s) => s.name), [`${run} proxy`, `${run} gold`]);
     const evals = evalsOf(run);
     assert.deepEqual(find(series, `${run} proxy`).points, evals.map((e) => [e.epoch, e.proxy]));
     assert.deepEqual(find(series, `${run} gold`).points, evals.map((e) => [e.epoch, e.gold!.gold]));
@@ -118,9 +145,38 @@ test("proxy-gold.svg: proxy and gold of both runs, one point per evaluation, ala
   }
   const alarms = ["guard", "flow"].flatMap((run) => records[run].filter((r) => r.type === "alarm").map((r) => r.epoch));
   assert.deepEqual([...svg.matchAll(/<g class="marker" data-x="(\d+)">/g)].map((m) => Number(m[1])), alarms);
+  const falls = ["guard", "flow"].flatMap((run) => expectedFalls(evalsOf(run)));
+  assert.deepEqual([...svg.matchAll(/<rect class="vband" data-from="(\d+)" data-to="(\d+)"/g)].map((m) => [Number(m[1]), Number(m[2])]), falls);
   assert.match(svg, />proxy reward</);
   assert.match(svg, />gold score</);
   assert.match(svg, />completed training epochs</);
+  // Enough ticks to read a value off each axis.
+  for (const title of panelTitles(svg)) {
+    const upto = panelText(svg, title);
+    assert.ok((upto.match(/class="tick y-tick"/g) ?? []).length >= 4, `${title}: at least 4 left y ticks`);
+    assert.ok((upto.match(/class="tick y-tick-right"/g) ?? []).length >= 4, `${title}: at least 4 right y ticks`);
+  }
+});
+
+test("gold-frontier.svg and gold-components.svg: each legacy gold component against proxy and epoch, one curve per run, the Fréchet floor as a band", () => {
+  const frontier = readFileSync(join(out, "gold-frontier.svg"), "utf8");
+  const components = readFileSync(join(out, "gold-components.svg"), "utf8");
+  const legacy = [
+    ["held-out judge accuracy (higher is better)", "judge", (e: EvalMetrics) => e.gold!.judgeAccuracy],
+    ["Fréchet distance to real digits (class mean) (lower is better)", "frechet", (e: EvalMetrics) => e.gold!.frechetMean],
+    ["within-prompt diversity (higher is better)", "diversity", (e: EvalMetrics) => e.gold!.diversity],
+  ] as const;
+  assert.deepEqual(panelTitles(frontier), legacy.map((l) => l[0]));
+  for (const [title, key, read] of legacy) {
+    for (const run of ["guard", "flow"]) {
+      assert.deepEqual(find(seriesOf(frontier, title), `${run} ${key}`).points, evalsOf(run).map((e) => [e.proxy, read(e)]), `${title} frontier of ${run}`);
+      assert.deepEqual(find(seriesOf(components, title), `${run} ${key}`).points, evalsOf(run).map((e) => [e.epoch, read(e)]));
+    }
+    assert.equal(seriesOf(frontier, title).length, 2, "one curve per run");
+  }
+  const floors = ["guard", "flow"].flatMap((run) => evalsOf(run).map((e) => e.gold!.frechetFloor!)).sort((a, b) => a - b);
+  const medianFloor = (floors[floors.length / 2 - 1] + floors[floors.length / 2]) / 2;
+  assert.deepEqual([...frontier.matchAll(/<rect class="hband" data-from="([^"]+)" data-to="([^"]+)"/g)].map((m) => [m[1], Number(m[2])]), [["-Infinity", medianFloor]], "lower is better: the band lies below the floor");
 });
 
 test("ratio-distribution.svg: one panel per shown epoch with the quantile bands and median of each run", () => {
@@ -137,17 +193,17 @@ test("ratio-distribution.svg: one panel per shown epoch with the quantile bands 
   }
 });
 
-test("clip-fractions.svg and grad-norms.svg: per-step series of both runs at each shown epoch", () => {
+test("clip-fractions.svg and grad-norms.svg: per-step series of each method at each shown epoch, both advantage signs", () => {
   const clip = readFileSync(join(out, "clip-fractions.svg"), "utf8");
   const grad = readFileSync(join(out, "grad-norms.svg"), "utf8");
-  for (const run of ["guard", "flow"]) {
+  assert.deepEqual(panelTitles(clip), [1, 2, 3, 4].flatMap((e) => [`epoch ${e}: P(ρ > 1+ε | A > 0)`, `epoch ${e}: P(ρ < 1−ε | A < 0)`]));
+  for (const [run, method] of [["guard", "grpo-guard · flow-sde"], ["flow", "flow-grpo · flow-sde"]]) {
     const last = epochsOf(run).at(-1)!;
-    const clipPanel = seriesOf(clip, "epoch 4");
-    assert.deepEqual(find(clipPanel, `${run} P(clip | A>0)`).points, last.steps.map((s) => [s.step, s.clipPositive]));
-    assert.deepEqual(find(clipPanel, `${run} P(clip | A<0)`).points, last.steps.map((s) => [s.step, s.clipNegative]));
+    assert.deepEqual(find(seriesOf(clip, "epoch 4: P(ρ > 1+ε | A > 0)"), `${method} P(clip | A>0)`).points, last.steps.map((s) => [s.step, s.clipPositive]));
+    assert.deepEqual(find(seriesOf(clip, "epoch 4: P(ρ < 1−ε | A < 0)"), `${method} P(clip | A<0)`).points, last.steps.map((s) => [s.step, s.clipNegative]));
     const gradPanel = seriesOf(grad, "epoch 4");
-    assert.deepEqual(find(gradPanel, `${run} after weighting`).points, last.stepGradNorms!.map((g) => [g.step, g.after]));
-    assert.deepEqual(find(gradPanel, `${run} before weighting`).points, last.stepGradNorms!.map((g) => [g.step, g.before]));
+    assert.deepEqual(find(gradPanel, `${method} after weighting`).points, last.stepGradNorms!.map((g) => [g.step, g.after]));
+    assert.deepEqual(find(gradPanel, `${method} before weighting`).points, last.stepGradNorms!.map((g) => [g.step, g.before]));
   }
   assert.match(clip, />clipped fraction</);
   assert.match(grad, />gradient norm</);
@@ -165,7 +221,7 @@ test("image-timeline.svg embeds each run's evaluation grids", () => {
 
 test("summary.md: one table row per run with proxy, gold, alarm and per-step statistics; skipped lines noted", () => {
   const summary = readFileSync(join(out, "summary.md"), "utf8");
-  assert.match(summary, /\| run \| algorithm \| final proxy \(epoch\) \| peak proxy \(epoch\) \| gold at proxy peak \| final gold \| alarm epoch \| last epoch \| mean log-ratio per step \| P\(clip \\\| A>0\) per step \|/);
+  assert.match(summary, /\| run \| algorithm \| final proxy \(epoch\) \| peak proxy \(epoch\) \| gold at proxy peak \| final gold \| alarm epoch \| gold fell while proxy rose \(epochs\) \| last epoch \| mean log-ratio per step \| P\(clip \\\| A>0\) per step \| P\(clip \\\| A<0\) per step \|/);
   for (const [run, algorithm] of [["guard", "grpo-guard / flow-sde"], ["flow", "flow-grpo / flow-sde"]]) {
     const row = summary.split("\n").find((l) => l.startsWith(`| ${run} |`));
     assert.ok(row, run);
@@ -182,9 +238,11 @@ test("summary.md: one table row per run with proxy, gold, alarm and per-step sta
       formatNumber(peak.gold!.gold),
       formatNumber(evals.at(-1)!.gold!.gold),
       alarm ? String(alarm.epoch) : "—",
+      expectedFalls(evals).map(([a, b]) => `${a}–${b}`).join(", ") || "—",
       "4",
       last.steps.map((s) => `${s.step}: ${formatNumber(s.clippedLogRatio.mean, 6)}`).join(", "),
       last.steps.map((s) => `${s.step}: ${formatNumber(s.clipPositive, 3)}`).join(", "),
+      last.steps.map((s) => `${s.step}: ${formatNumber(s.clipNegative, 3)}`).join(", "),
     ]);
   }
   assert.match(summary, /- flow \(.*\): 1 truncated line skipped \(line \d+\)/);
@@ -219,4 +277,163 @@ test("cropPngGrey keeps the top-left cells of an evaluation grid as greyscale", 
   const at = (x: number, y: number) => cropped.data[(y * cropped.width + x) * 4];
   assert.equal(at(2, 8), Math.round((1 - 1 + 1) * 127.5));
   assert.equal(at(2, 2), 0); // sample 0 (value −1)
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* 15 synthetic runs (5 methods × 3 seeds, the comparison's shape) with gold components.       */
+/* ------------------------------------------------------------------------------------------ */
+
+/** HSL hue (degrees) and lightness of a #rrggbb colour. */
+function hsl(hex: string): { hue: number; lightness: number } {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const max = Math.max(r, g, b);
+  const min = Math.min(r, g, b);
+  const d = max - min;
+  const hue = d === 0 ? 0 : max === r ? 60 * (((g - b) / d) % 6) : max === g ? 60 * ((b - r) / d + 2) : 60 * ((r - g) / d + 4);
+  return { hue: (hue + 360) % 360, lightness: (max + min) / 2 };
+}
+
+const hueDistance = (a: number, b: number) => Math.min(Math.abs(a - b), 360 - Math.abs(a - b));
+
+describe("figures at 15 runs", () => {
+  const many = join(root, "many");
+  let manyOut = "";
+  let dirs: string[] = [];
+  const methodOf = (run: string) => run.replace(/^digits-/, "").replace(/-s\d+$/, "");
+  before(() => {
+    dirs = comparisonRuns(many, { components: true, outlier: true });
+    manyOut = join(root, "many-report");
+    writeReport(dirs, manyOut, { imageTimeline: false });
+  });
+
+  test("one hue per method, seeds as distinct lighter shades of it; one proxy/gold panel per method", () => {
+    const svg = readFileSync(join(manyOut, "proxy-gold.svg"), "utf8");
+    assert.deepEqual(panelTitles(svg), ["flow-grpo · flow-sde, train.lr=0.0001", "grpo-guard · flow-sde", "flow-grpo · dance-sde", "grpo-guard · dance-sde", "flow-grpo · flow-sde, train.lr=0.0005"]);
+    const colorOf = new Map(seriesOf(svg).filter((s) => s.name.endsWith(" proxy")).map((s) => [s.run, s.color]));
+    assert.equal(colorOf.size, 15);
+    const hues = new Map<string, number[]>();
+    for (const [run, color] of colorOf) (hues.get(methodOf(run)) ?? hues.set(methodOf(run), []).get(methodOf(run))!).push(hsl(color).hue);
+    const methodHue = [...hues].map(([method, hs]) => {
+      for (const h of hs) assert.ok(hueDistance(h, hs[0]) < 3, `${method}: one hue for all seeds (${hs.map((x) => x.toFixed(1))})`);
+      return hs[0];
+    });
+    for (let i = 0; i < methodHue.length; i++)
+      for (let j = i + 1; j < methodHue.length; j++) {
+        assert.ok(hueDistance(methodHue[i], methodHue[j]) > 15, `methods ${i} and ${j} have distinct hues`);
+      }
+    for (const method of hues.keys()) {
+      const shades = [0, 1, 2].map((seed) => hsl(colorOf.get(`digits-${method}-s${seed}`)!).lightness);
+      assert.ok(shades[0] < shades[1] && shades[1] < shades[2], `${method}: later seeds are lighter (${shades.map((l) => l.toFixed(2))})`);
+    }
+    // Each panel holds its method's runs only.
+    for (const title of panelTitles(svg)) assert.equal(new Set(seriesOf(svg, title).map((s) => methodOf(s.run))).size, 1, title);
+  });
+
+  test("ratio-distribution.svg: each epoch has its own scale, set without the one outlier run, which is named", () => {
+    const svg = readFileSync(join(manyOut, "ratio-distribution.svg"), "utf8");
+    const titles = panelTitles(svg);
+    assert.deepEqual(titles, ["epoch 1", "epoch 11", "epoch 20", "epoch 30"]);
+    const ticks = (title: string) => [...panelText(svg, title).matchAll(/class="tick y-tick"[^>]*data-value="([^"]+)"/g)].map((m) => Number(m[1]));
+    const span = (title: string) => Math.max(...ticks(title)) - Math.min(...ticks(title));
+    // The synthetic log-ratio spread grows with the epoch (1e-3 × (1 + epoch)); so do the scales.
+    assert.ok(span("epoch 30") > 10 * span("epoch 1"), `independent scales (${span("epoch 1")} vs ${span("epoch 30")})`);
+    for (const title of titles) {
+      const text = panelText(svg, title);
+      const [top, height] = (/<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)" fill="#fff"/.exec(text) ?? []).slice(1).map(Number);
+      // The widest in-scale band (the Flow-GRPO runs' p5–p95 at the last step) fills a good part of the plot.
+      const band = /<g class="band" data-series="digits-flow-grpo-s0 p5–p95"[^>]*>\s*<polygon points="([^"]+)"/.exec(text)!;
+      const ys = band[1].split(" ").map((p) => Number(p.split(",")[1]));
+      assert.ok(Math.max(...ys) - Math.min(...ys) > 0.4 * height, `${title}: a typical run's band spans ${(Math.max(...ys) - Math.min(...ys)).toFixed(0)} of ${height} px`);
+      assert.ok(Math.min(...ys) >= top - 1, `${title}: inside the plot`);
+      assert.match(text, /class="panel-note"[^>]*><title>off scale: digits-flow-grpo-lr5e-4-s1 \(p1…p99 /, `${title}: the outlier is named`);
+      assert.equal([...text.matchAll(/class="panel-note"/g)].length, 1, `${title}: only the outlier is off scale`);
+    }
+  });
+
+  test("clip-fractions.svg: one line per method (mean over its 3 seeds) with a min–max band, per epoch and advantage sign", () => {
+    const svg = readFileSync(join(manyOut, "clip-fractions.svg"), "utf8");
+    const records = dirs.map((d) => readValidatedMetrics(join(d, "metrics.jsonl")).records);
+    const last = (k: number) => (records[k].filter((r) => r.type === "epoch") as EpochMetrics[]).at(-1)!;
+    const panel = seriesOf(svg, "epoch 30: P(ρ > 1+ε | A > 0)");
+    assert.equal(panel.length, 5, "5 lines, not 30");
+    // flow-grpo at lr 1e-4: runs 0, 5, 10 (seed-major order).
+    const mean = last(0).steps.map((s, i) => [s.step, [0, 5, 10].map((k) => last(k).steps[i].clipPositive!).reduce((a, b) => a + b, 0) / 3]);
+    const line = find(panel, "flow-grpo · flow-sde, train.lr=0.0001 P(clip | A>0)").points;
+    line.forEach(([x, y], i) => {
+      assert.equal(x, mean[i][0]);
+      assert.ok(Math.abs(y - mean[i][1]) < 1e-12);
+    });
+    assert.equal([...panelText(svg, "epoch 30: P(ρ > 1+ε | A > 0)").matchAll(/<g class="band" data-series="[^"]* min–max over runs"/g)].length, 5);
+  });
+
+  test("gold-frontier.svg: every component (generic, by key) against proxy, one curve per run, CI whiskers and the floor band", () => {
+    const svg = readFileSync(join(manyOut, "gold-frontier.svg"), "utf8");
+    assert.deepEqual(panelTitles(svg), ["kernel distance (KID) (lower is better)", "held-out judge accuracy (higher is better)"]);
+    const evals = (k: number) => readValidatedMetrics(join(dirs[k], "metrics.jsonl")).records.filter((r) => r.type === "eval") as EvalMetrics[];
+    const kid = seriesOf(svg, "kernel distance (KID) (lower is better)");
+    assert.equal(kid.length, 15, "one curve per run");
+    for (const k of [0, 4, 14]) {
+      const name = dirs[k].split("/").at(-1)!;
+      const series = find(kid, `${name} kid`);
+      const comps = evals(k).map((e) => ({ proxy: e.proxy!, c: e.gold!.components!.find((c) => c.key === "kid")! }));
+      assert.deepEqual(series.points, comps.map((p) => [p.proxy, p.c.value]));
+      assert.deepEqual(series.whiskers, comps.map((p) => [p.proxy, p.c.ci![0], p.c.ci![1]]));
+    }
+    const bands = [...svg.matchAll(/<rect class="hband" data-from="([^"]+)" data-to="([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(bands, [["-Infinity", "0.021"], ["0.97", "Infinity"]], "KID (lower is better) shaded below its floor, accuracy (higher) above");
+  });
+
+  test("in a browser: legend entries, notes and alarm labels never overlap and stay inside the figure", { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, async () => {
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+    try {
+      const page = await browser.newPage();
+      for (const file of readdirSync(manyOut).filter((f) => f.endsWith(".svg"))) {
+        await page.setContent(`<!doctype html><body style="margin:0">${readFileSync(join(manyOut, file), "utf8").replace(/^<\?xml[^>]*\?>/, "")}</body>`);
+        const boxes = await page.evaluate(() => {
+          const box = (e: Element) => {
+            const r = e.getBoundingClientRect();
+            return { x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, text: e.textContent ?? "" };
+          };
+          const svg = document.querySelector("svg")!;
+          return {
+            figure: box(svg),
+            legend: [...document.querySelectorAll("g.legend-entry")].map(box),
+            notes: [...document.querySelectorAll("text.note")].map(box),
+            panels: [...document.querySelectorAll("g.panel")].map((p) => ({
+              plot: box(p.querySelector("rect")!),
+              markers: [...p.querySelectorAll("text.marker-label")].map(box),
+              panelNotes: [...p.querySelectorAll("text.panel-note")].map(box),
+            })),
+          };
+        });
+        type Box = (typeof boxes)["figure"];
+        const inside = (a: Box, b: Box, what: string) => assert.ok(a.x0 >= b.x0 - 0.5 && a.x1 <= b.x1 + 0.5 && a.y0 >= b.y0 - 0.5 && a.y1 <= b.y1 + 0.5, `${file}: ${what} "${a.text}" inside (${JSON.stringify(a)} in ${JSON.stringify(b)})`);
+        const disjoint = (list: Box[], what: string) => {
+          for (let i = 0; i < list.length; i++)
+            for (let j = i + 1; j < list.length; j++) {
+              const [a, b] = [list[i], list[j]];
+              assert.ok(a.x1 <= b.x0 || b.x1 <= a.x0 || a.y1 <= b.y0 || b.y1 <= a.y0, `${file}: ${what} "${a.text}" and "${b.text}" overlap`);
+            }
+        };
+        assert.ok(boxes.legend.length >= 5, `${file}: a legend`);
+        disjoint(boxes.legend, "legend entries");
+        for (const e of [...boxes.legend, ...boxes.notes]) inside(e, boxes.figure, "text");
+        for (const p of boxes.panels) {
+          disjoint([...p.markers, ...p.panelNotes], "labels");
+          for (const m of [...p.markers, ...p.panelNotes]) inside(m, p.plot, "label");
+        }
+        if (file === "proxy-gold.svg") assert.equal(boxes.panels.flatMap((p) => p.markers).length, 4, "every alarm is labelled");
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test("a run without per-step gradient norms: summary.md says why grad-norms.svg is missing", () => {
+    const dir = writeSyntheticRun(join(root, "nograd"), { name: "nograd", algorithm: "grpo-guard", dynamics: "flow-sde", seed: 0, gradNorms: false });
+    const report = writeReport([dir], join(root, "nograd-report"));
+    assert.ok(!readdirSync(join(root, "nograd-report")).includes("grad-norms.svg"));
+    assert.match(report.summary, /- grad-norms\.svg: no run recorded per-step gradient norms \(.*set diagnostics\.gradNormEvery > 0/);
+  });
 });

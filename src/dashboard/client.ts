@@ -8,13 +8,16 @@ import type uPlotType from "uplot";
 import {
   QUANTILES,
   alarmEpochs,
+  assignMethods,
+  goldFallsWhileProxyRises,
+  offScaleRuns,
+  OFF_SCALE_FACTOR,
   alignedEvalCurves,
   describeSkipped,
   epochRecords,
   evalRecords,
   faultCount,
   imageName,
-  runColor,
   stepTable,
   tickLabels,
   trainedEpochs,
@@ -24,6 +27,8 @@ import {
   type SlimRecord,
   type StepTable,
 } from "./series.js";
+import { PANEL, renderPanel } from "./svg.js";
+import { goldComponentPanels, type GoldAxis } from "./gold-panels.js";
 
 declare const uPlot: typeof uPlotType;
 type Chart = uPlotType;
@@ -38,9 +43,25 @@ interface State {
   epochs: number[];
   imageEpochs: number[];
   table: StepTable | null;
+  /** Per run: its colour (its method's hue, lighter for later seeds) and its method's label. */
+  colors: string[];
+  methodLabels: string[];
+  /** Per run: spans of evaluations where gold fell while the proxy rose. */
+  goldFalls: { from: number; to: number }[][];
 }
 
-const state: State = { runs: [], field: "clippedLogRatio", epochIndex: null, imageIndex: null, epochs: [], imageEpochs: [], table: null };
+const state: State = { runs: [], field: "clippedLogRatio", epochIndex: null, imageIndex: null, epochs: [], imageEpochs: [], table: null, colors: [], methodLabels: [], goldFalls: [] };
+const runColor = (k: number) => state.colors[k] ?? "#444";
+
+/** Colours and method labels from the runs' configs; true when they changed (the charts then rebuild). */
+function assignColors(): boolean {
+  const a = assignMethods(state.runs);
+  const colors = state.runs.map((_, k) => a.colors[k]);
+  const changed = colors.join() !== state.colors.join();
+  state.colors = colors;
+  state.methodLabels = state.runs.map((_, k) => a.methods[a.method[k]].label);
+  return changed;
+}
 const charts: Record<string, Chart> = {};
 const dashboard = { state, charts, renders: 0, connected: false };
 (window as unknown as { dashboard: typeof dashboard }).dashboard = dashboard;
@@ -69,6 +90,13 @@ function makeChart(name: string, options: Omit<uPlotType.Options, "width" | "hei
   return chart;
 }
 
+/** Text starting at x, or ending at x − 8 px where it would run past the plot's right edge. */
+function fillTextInside(ctx: CanvasRenderingContext2D, text: string, x: number, y: number, bbox: { left: number; width: number }): void {
+  const width = ctx.measureText(text).width;
+  const right = bbox.left + bbox.width;
+  ctx.fillText(text, x + width <= right ? x : Math.max(bbox.left, x - 8 * devicePixelRatio - width), y);
+}
+
 /** A vertical line per alarm, in its run's colour. */
 function alarmPlugin(): uPlotType.Plugin {
   return {
@@ -90,7 +118,37 @@ function alarmPlugin(): uPlotType.Plugin {
               ctx.stroke();
               ctx.fillStyle = runColor(k);
               ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-              ctx.fillText(`alarm ${epoch}`, x + 4 * devicePixelRatio, bbox.top + (12 + 12 * k) * devicePixelRatio);
+              fillTextInside(ctx, `alarm ${epoch}`, x + 4 * devicePixelRatio, bbox.top + (12 + 12 * k) * devicePixelRatio, bbox);
+              ctx.restore();
+            }
+          });
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * A shaded span, in the run's colour, wherever gold fell while the proxy rose between two
+ * evaluations — whether or not the alarm fired (src/dashboard/series.ts goldFallsWhileProxyRises).
+ */
+function goldFallsPlugin(): uPlotType.Plugin {
+  return {
+    hooks: {
+      drawClear: [
+        (u: Chart) => {
+          const { ctx, bbox } = u;
+          state.goldFalls.forEach((spans, k) => {
+            for (const span of spans) {
+              const x0 = Math.max(bbox.left, u.valToPos(span.from, "x", true));
+              const x1 = Math.min(bbox.left + bbox.width, u.valToPos(span.to, "x", true));
+              if (!(x1 > x0)) continue;
+              ctx.save();
+              ctx.fillStyle = withAlpha(runColor(k), 0.13);
+              ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
+              ctx.fillStyle = runColor(k);
+              ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+              fillTextInside(ctx, "gold ↓ while proxy ↑", x0 + 4 * devicePixelRatio, bbox.top + bbox.height - (6 + 12 * k) * devicePixelRatio, bbox);
               ctx.restore();
             }
           });
@@ -134,6 +192,20 @@ function clipRangePlugin(): uPlotType.Plugin {
 
 const points = { show: true, size: 6 };
 
+/** The log-ratio view's y range: the runs within scale (series.ts offScaleRuns), padded 5 %. */
+function ratioRange(_u: Chart, min: number, max: number): [number, number] {
+  const table = state.table;
+  const off = table ? offScaleRuns(table) : [];
+  let [lo, hi] = [min, max];
+  if (table && off.some(Boolean)) {
+    const values = table.runs.filter((r, k) => r.present && !off[k]).flatMap((r) => [...r.quantiles.p1, ...r.quantiles.p99]).filter((v): v is number => v !== null && Number.isFinite(v));
+    if (values.length) [lo, hi] = [Math.min(...values), Math.max(...values)];
+  }
+  if (!(hi > lo)) return [lo - 1, hi + 1];
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
+}
+
 function buildCharts(): void {
   const runs = state.runs;
   const proxySeries: uPlotType.Series[] = [{ label: "epoch" }];
@@ -147,7 +219,7 @@ function buildCharts(): void {
       scales: { x: { time: false }, proxy: {}, gold: {} },
       axes: [integerAxis("completed training epochs"), valueAxis("proxy reward", "proxy"), valueAxis("gold score", "gold", 1)],
       series: proxySeries,
-      plugins: [alarmPlugin()],
+      plugins: [goldFallsPlugin(), alarmPlugin()],
     },
     [[], ...runs.flatMap(() => [[], []])] as unknown as Data,
   );
@@ -165,7 +237,7 @@ function buildCharts(): void {
   });
   makeChart(
     "ratio",
-    { scales: { x: { time: false } }, axes: [stepAxis, valueAxis("log-ratio")], series: ratioSeries, bands, plugins: [clipRangePlugin()] },
+    { scales: { x: { time: false }, y: { range: ratioRange } }, axes: [stepAxis, valueAxis("log-ratio")], series: ratioSeries, bands, plugins: [clipRangePlugin()] },
     [[], ...runs.flatMap(() => QUANTILES.map(() => []))] as unknown as Data,
   );
 
@@ -205,6 +277,7 @@ function renderRuns(): void {
       name.textContent = run.name;
       const facts = [
         run.meta.algorithm && run.meta.dynamics ? `${run.meta.algorithm} on ${run.meta.dynamics}` : null,
+        state.methodLabels[k] && state.methodLabels[k] !== `${run.meta.algorithm} · ${run.meta.dynamics}` && state.methodLabels[k] !== run.name ? `method ${state.methodLabels[k]}` : null,
         `${epochRecords(run.records).length} trained epochs`,
         `${evalRecords(run.records).length} evaluations`,
         faultCount(run.records) ? `${faultCount(run.records)} faults` : null,
@@ -217,6 +290,13 @@ function renderRuns(): void {
         alarm.className = "alarm";
         alarm.textContent = `alarm at epoch ${alarms.join(", ")}`;
         li.append(alarm);
+      }
+      const falls = state.goldFalls[k] ?? [];
+      if (falls.length) {
+        const fall = document.createElement("span");
+        fall.className = "gold-falls";
+        fall.textContent = `gold fell while the proxy rose: epochs ${falls.map((f) => `${f.from}–${f.to}`).join(", ")}`;
+        li.append(fall);
       }
       for (const phrase of describeSkipped(run.skipped)) {
         const skipped = document.createElement("span");
@@ -254,6 +334,8 @@ function renderSteps(): void {
   const table = epoch === null ? { steps: [], runs: state.runs.map(() => null) } : stepTable(state.runs.map((r) => r.records), epoch, state.field);
   state.table = epoch === null ? null : (table as StepTable);
   const runs = table.runs;
+  const off = state.table ? offScaleRuns(state.table) : [];
+  $("ratio-note").textContent = off.some(Boolean) ? `off scale (tails over ${OFF_SCALE_FACTOR}× the median run's, cut at the edge): ${state.runs.filter((_, k) => off[k]).map((r) => r.name).join(", ")}` : "";
   const col = (k: number, f: (t: StepTable["runs"][number]) => (number | null)[]) => (runs[k] ? f(runs[k]!) : []);
   charts.ratio?.setData([table.steps, ...state.runs.flatMap((_, k) => QUANTILES.map((q) => col(k, (t) => t.quantiles[q])))] as unknown as Data);
   charts.clip?.setData([table.steps, ...state.runs.flatMap((_, k) => [col(k, (t) => t.clipPositive), col(k, (t) => t.clipNegative)])] as unknown as Data);
@@ -302,8 +384,28 @@ function renderImages(): void {
   );
 }
 
+/** The gold components as SVG panels (the report's own renderer): against the proxy (the frontier) and per evaluation. */
+function renderGold(): void {
+  const records = state.runs.map((r) => r.records);
+  const names = state.runs.map((r) => r.name);
+  for (const [id, against] of [["frontier", "proxy"], ["components", "epoch"]] as [string, GoldAxis][]) {
+    const panels = goldComponentPanels(records, names, state.colors, against);
+    const box = $(id);
+    if (panels.length === 0) {
+      box.innerHTML = `<p class="empty">no gold metrics recorded yet</p>`;
+      continue;
+    }
+    box.innerHTML = panels
+      .map((panel, i) => `<svg class="gold-panel" data-key="${panel.yLabel}" xmlns="http://www.w3.org/2000/svg" width="${PANEL.width}" height="${PANEL.height}" viewBox="0 0 ${PANEL.width} ${PANEL.height}" font-family="system-ui, sans-serif" font-size="12">${renderPanel({ ...panel, clipId: `${id}-${i}` }, 0, 0)}</svg>`)
+      .join("");
+  }
+}
+
 function render(): void {
+  state.goldFalls = state.runs.map((r) => goldFallsWhileProxyRises(r.records));
+  if (assignColors()) buildCharts();
   renderRuns();
+  renderGold();
   renderProxy();
   renderSteps();
   renderImages();
@@ -313,7 +415,10 @@ function render(): void {
 function onSnapshot(runs: RunSnapshot[]): void {
   const rebuild = runs.length !== state.runs.length || runs.some((r, k) => r.name !== state.runs[k]?.name);
   state.runs = runs;
-  if (rebuild) buildCharts();
+  if (rebuild) {
+    assignColors();
+    buildCharts();
+  }
   render();
 }
 

@@ -30,6 +30,9 @@ export function pageHtml(runNames: readonly string[]): string {
   .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
   .skipped { color: #9a5b00; margin-left: 8px; }
   .alarm { color: #b00020; margin-left: 8px; }
+  .gold-falls { color: #8a4b00; margin-left: 8px; }
+  .panels { display: flex; flex-wrap: wrap; gap: 8px 16px; }
+  .panels svg { max-width: 100%; height: auto; }
   .controls { display: flex; align-items: center; gap: 16px; font-size: 13px; margin: 6px 0; flex-wrap: wrap; }
   .controls input[type=range] { width: 320px; vertical-align: middle; }
   .chart { min-height: 60px; }
@@ -52,8 +55,16 @@ export function pageHtml(runNames: readonly string[]): string {
 
 <section>
   <h2>Proxy and gold score per evaluation</h2>
-  <p class="note">solid: proxy reward of the EMA policy (left axis) · dashed: gold score (right axis) · vertical dotted lines: over-optimisation alarms</p>
+  <p class="note">solid: proxy reward of the EMA policy (left axis) · dashed: gold score (right axis) · vertical dotted lines: over-optimisation alarms · shaded spans: gold fell while the proxy rose between two evaluations (shown whether or not the alarm fired) · colours: one hue per method, later seeds lighter</p>
   <div id="chart-proxy" class="chart"></div>
+</section>
+
+<section>
+  <h2>Gold against proxy (the frontier)</h2>
+  <p class="note">each gold component against the proxy reward: one curve per run, one point per evaluation (epoch order along the curve) · whiskers: confidence intervals · grey band: the side of the noise floor that two real samples of the same size reach (a difference inside it is no difference)</p>
+  <div id="frontier" class="panels"></div>
+  <h3>Gold components per evaluation</h3>
+  <div id="components" class="panels"></div>
 </section>
 
 <section>
@@ -70,6 +81,7 @@ export function pageHtml(runNames: readonly string[]): string {
   </div>
   <h3>Log-ratio distribution per timestep</h3>
   <p class="note">bands: p1–p99 (light) and p5–p95 (dark); line: median; grey dashed: the clip range log(1−ε), log(1+ε) when in view</p>
+  <p class="note alarm" id="ratio-note"></p>
   <div id="chart-ratio" class="chart"></div>
   <h3>Clip fraction by advantage sign per timestep</h3>
   <p class="note">solid: P(ρ &gt; 1+ε | A &gt; 0) · dashed: P(ρ &lt; 1−ε | A &lt; 0)</p>

@@ -7,7 +7,7 @@ import { basename, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
 import { readValidatedMetrics, type SkippedLine, type ValidMetricsRecord } from "../diagnostics/metrics-schema.js";
-import type { RunMeta } from "./series.js";
+import { flattenSettings, type RunMeta } from "./series.js";
 
 export const METRICS_FILE = "metrics.jsonl";
 export const CONFIG_FILE = "config.yaml";
@@ -78,7 +78,7 @@ export function runNames(dirs: readonly string[]): string[] {
   });
 }
 
-/** Algorithm, dynamics and clip range from config.yaml; empty where it is missing or unreadable. */
+/** Algorithm, dynamics, clip range and the flattened config from config.yaml; empty where it is missing or unreadable. */
 export function readRunMeta(dir: string): RunMeta {
   try {
     const config = parseYaml(readFileSync(join(dir, CONFIG_FILE), "utf8")) as Record<string, unknown> | null;
@@ -89,6 +89,7 @@ export function readRunMeta(dir: string): RunMeta {
     if (typeof config.dynamics === "string") meta.dynamics = config.dynamics;
     if (typeof train.clipLow === "number") meta.clipLow = train.clipLow;
     if (typeof train.clipHigh === "number") meta.clipHigh = train.clipHigh;
+    meta.settings = flattenSettings(config);
     return meta;
   } catch {
     return {};

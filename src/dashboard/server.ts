@@ -48,6 +48,8 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const STATIC: Record<string, { path: () => string; type: string }> = {
   "/client.js": { path: () => here("./client.js"), type: "text/javascript; charset=utf-8" },
   "/series.js": { path: () => here("./series.js"), type: "text/javascript; charset=utf-8" },
+  "/svg.js": { path: () => here("./svg.js"), type: "text/javascript; charset=utf-8" },
+  "/gold-panels.js": { path: () => here("./gold-panels.js"), type: "text/javascript; charset=utf-8" },
   "/vendor/uplot.js": { path: () => require.resolve("uplot/dist/uPlot.iife.min.js"), type: "text/javascript; charset=utf-8" },
   "/vendor/uplot.css": { path: () => require.resolve("uplot/dist/uPlot.min.css"), type: "text/css; charset=utf-8" },
 };

@@ -19,6 +19,8 @@ export interface LineSeries {
   points: Point[];
   /** Draw a circle (with a hover title) at every finite point; default true. */
   markers?: boolean;
+  /** Confidence intervals drawn as vertical whiskers, aligned with `points` (null: none). */
+  whiskers?: ([number, number] | null)[];
 }
 
 export interface BandSeries {
@@ -44,6 +46,12 @@ export interface PanelSpec {
   bands?: BandSeries[];
   markers?: { x: number; color: string; label: string }[];
   hlines?: { y: number; color: string; label: string }[];
+  /** Horizontal regions across the whole panel (e.g. "within the noise floor"). */
+  hbands?: { from: number; to: number; color: string; opacity: number; label: string }[];
+  /** Vertical regions (e.g. "gold falls while the proxy rises"). */
+  vbands?: { from: number; to: number; color: string; opacity: number; label: string }[];
+  /** Short notes drawn inside the plot, top left (e.g. a run drawn off scale). */
+  notes?: { text: string; color: string }[];
 }
 
 export const PANEL = { width: 560, height: 300, left: 92, right: 24, rightAxis: 92, top: 34, bottom: 48 };
@@ -79,36 +87,105 @@ export function extent(values: Iterable<number | null | undefined>, fallback: [n
   return [lo - pad, hi + pad];
 }
 
-/** About `count` round tick values covering [lo, hi]. */
-export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
+/** About `count` round tick values covering [lo, hi]; at least `minTicks` inside it where a finer round step allows. */
+export function niceTicks(lo: number, hi: number, count = 5, integer = false, minTicks = 4): number[] {
+  if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  let step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
-  if (integer) step = Math.max(1, Math.round(step));
-  const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  const e = Math.floor(Math.log10(raw));
+  const candidates = [e + 1, e, e - 1, e - 2].flatMap((k) => [5, 2, 1].map((m) => Number((m * 10 ** k).toPrecision(6)))).filter((st) => !integer || Number.isInteger(st));
+  const make = (st: number) => {
+    const ticks: number[] = [];
+    for (let v = Math.ceil(lo / st - 1e-9) * st; v <= hi + st * 1e-9; v += st) ticks.push(Math.abs(v) < st * 1e-9 ? 0 : Number(v.toPrecision(12)));
+    return ticks;
+  };
+  let i = candidates.findIndex((st) => st < raw * 0.999);
+  i = i <= 0 ? 0 : i - 1;
+  if (integer && candidates.length === 0) return make(1);
+  let ticks = make(candidates[i] ?? 1);
+  while (ticks.length < minTicks && i + 1 < candidates.length) ticks = make(candidates[++i]);
   return ticks;
+}
+
+/** Estimated width in px of `text` at `size` px in a sans-serif font (generous, so that boxes never overlap). */
+export function textWidth(text: string, size = 12): number {
+  let units = 0;
+  for (const ch of text) {
+    if ("iljtfrI.,;:!|'()[] ".includes(ch)) units += 0.34;
+    else if ("mwMWÆŒ@%".includes(ch)) units += 0.95;
+    else if (ch >= "A" && ch <= "Z") units += 0.72;
+    else units += 0.6;
+  }
+  return Math.ceil(units * size + 2);
 }
 
 const f = (v: number) => (Math.round(v * 100) / 100).toString();
 
+/** Where a panel's marker labels go: rows so that no two overlap, each shifted to stay inside the plot (null: no room left; the line's hover title still names it). */
+export function layoutMarkerLabels(
+  labels: readonly { px: number; text: string }[],
+  left: number,
+  right: number,
+  maxRows: number,
+): ({ x: number; row: number; anchor: "start" | "end"; text: string; width: number } | null)[] {
+  const rows: [number, number][][] = [];
+  const placed: ({ x: number; row: number; anchor: "start" | "end"; text: string; width: number } | null)[] = [];
+  for (const label of labels) {
+    let text = label.text;
+    let width = textWidth(text, 11);
+    while (width > right - left - 8 && text.length > 4) {
+      text = `${text.slice(0, -2)}…`;
+      width = textWidth(text, 11);
+    }
+    const startFits = label.px + 4 + width <= right;
+    const anchor: "start" | "end" = startFits ? "start" : "end";
+    let x = startFits ? label.px + 4 : label.px - 4;
+    if (!startFits && x - width < left) x = left + width + 2;
+    const span: [number, number] = anchor === "start" ? [x, x + width] : [x - width, x];
+    let row = rows.findIndex((spans) => spans.every(([a, b]) => span[1] + 4 <= a || span[0] >= b + 4));
+    if (row < 0) {
+      if (rows.length >= maxRows) {
+        placed.push(null);
+        continue;
+      }
+      rows.push([]);
+      row = rows.length - 1;
+    }
+    rows[row].push(span);
+    placed.push({ x, row, anchor, text, width });
+  }
+  return placed;
+}
+
 /** One panel as an SVG group at (x, y). */
-export function renderPanel(spec: PanelSpec, x: number, y: number): string {
+export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y: number): string {
   const right = spec.yRightLabel ? PANEL.rightAxis : PANEL.right;
   const w = PANEL.width - PANEL.left - right;
   const h = PANEL.height - PANEL.top - PANEL.bottom;
-  const allX = [...spec.lines.flatMap((s) => s.points.map((p) => p[0])), ...(spec.bands ?? []).flatMap((b) => b.upper.map((p) => p[0])), ...(spec.markers ?? []).map((m) => m.x)];
+  const allX = [
+    ...spec.lines.flatMap((s) => s.points.map((p) => p[0])),
+    ...(spec.bands ?? []).flatMap((b) => b.upper.map((p) => p[0])),
+    ...(spec.markers ?? []).map((m) => m.x),
+    ...(spec.vbands ?? []).flatMap((b) => [b.from, b.to]),
+  ];
   let xDomain = spec.xDomain ?? extent(allX);
   if (spec.integerX && !spec.xDomain) {
     const [lo, hi] = extent(allX);
     const xs = allX.filter(finite);
     xDomain = xs.length ? [Math.min(...xs) - 0.25, Math.max(...xs) + 0.25] : [lo, hi];
   }
-  const leftValues = [...spec.lines.filter((s) => s.axis !== "right").flatMap((s) => s.points.map((p) => p[1])), ...(spec.bands ?? []).flatMap((b) => [...b.upper, ...b.lower].map((p) => p[1]))];
+  const left = spec.lines.filter((s) => s.axis !== "right");
+  const leftValues = [
+    ...left.flatMap((s) => s.points.map((p) => p[1])),
+    ...left.flatMap((s) => (s.whiskers ?? []).flatMap((wk) => wk ?? [])),
+    ...(spec.bands ?? []).flatMap((b) => [...b.upper, ...b.lower].map((p) => p[1])),
+    ...(spec.hbands ?? []).flatMap((b) => [b.from, b.to]),
+  ];
   const yDomain = spec.yDomain ?? extent(leftValues);
   const yRightDomain = spec.yRightDomain ?? extent(spec.lines.filter((s) => s.axis === "right").flatMap((s) => s.points.map((p) => p[1])));
   const sx = (v: number) => PANEL.left + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * w;
+  const clampY = (py: number) => Math.max(PANEL.top - 2, Math.min(PANEL.top + h + 2, py));
   const sy = (v: number, domain = yDomain) => PANEL.top + h - ((v - domain[0]) / (domain[1] - domain[0])) * h;
+  const clipId = spec.clipId ?? `${x}-${y}`;
   const out: string[] = [`<g class="panel" transform="translate(${x},${y})" data-title="${escapeXml(spec.title)}">`];
   out.push(`<text class="panel-title" x="${PANEL.left + w / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(spec.title)}</text>`);
   out.push(`<rect x="${PANEL.left}" y="${PANEL.top}" width="${w}" height="${h}" fill="#fff" stroke="#bbb"/>`);
@@ -126,18 +203,30 @@ export function renderPanel(spec: PanelSpec, x: number, y: number): string {
   for (const t of ticks(yDomain, 5)) {
     const py = f(sy(t.value));
     out.push(`<line x1="${PANEL.left}" x2="${PANEL.left + w}" y1="${py}" y2="${py}" stroke="#eee"/>`);
-    out.push(`<text class="tick" x="${PANEL.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${t.label}</text>`);
+    out.push(`<text class="tick y-tick" x="${PANEL.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" data-value="${t.value}">${t.label}</text>`);
   }
   if (spec.yRightLabel) {
     for (const t of ticks(yRightDomain, 5)) {
-      out.push(`<text class="tick" x="${PANEL.left + w + 6}" y="${f(sy(t.value, yRightDomain))}" dominant-baseline="middle">${t.label}</text>`);
+      out.push(`<text class="tick y-tick-right" x="${PANEL.left + w + 6}" y="${f(sy(t.value, yRightDomain))}" dominant-baseline="middle">${t.label}</text>`);
     }
     out.push(`<text class="axis-label" transform="translate(${PANEL.left + w + right - 8},${PANEL.top + h / 2}) rotate(90)" text-anchor="middle">${escapeXml(spec.yRightLabel)}</text>`);
   }
   out.push(`<text class="axis-label" x="${PANEL.left + w / 2}" y="${PANEL.height - 8}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   out.push(`<text class="axis-label" transform="translate(14,${PANEL.top + h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}</text>`);
-  out.push(`<clipPath id="clip-${x}-${y}"><rect x="${PANEL.left}" y="${PANEL.top}" width="${w}" height="${h}"/></clipPath>`);
-  out.push(`<g clip-path="url(#clip-${x}-${y})">`);
+  out.push(`<clipPath id="clip-${clipId}"><rect x="${PANEL.left}" y="${PANEL.top}" width="${w}" height="${h}"/></clipPath>`);
+  out.push(`<g clip-path="url(#clip-${clipId})">`);
+  for (const band of spec.vbands ?? []) {
+    const x0 = Math.max(PANEL.left, sx(band.from));
+    const x1 = Math.min(PANEL.left + w, sx(band.to));
+    if (!(x1 > x0)) continue;
+    out.push(`<rect class="vband" data-from="${band.from}" data-to="${band.to}" x="${f(x0)}" y="${PANEL.top}" width="${f(x1 - x0)}" height="${h}" fill="${band.color}" fill-opacity="${band.opacity}"><title>${escapeXml(band.label)}</title></rect>`);
+  }
+  for (const band of spec.hbands ?? []) {
+    const y0 = clampY(finite(band.to) ? sy(band.to) : PANEL.top - 2);
+    const y1 = clampY(finite(band.from) ? sy(band.from) : PANEL.top + h + 2);
+    if (!(y1 > y0)) continue;
+    out.push(`<rect class="hband" data-from="${band.from}" data-to="${band.to}" x="${PANEL.left}" y="${f(y0)}" width="${w}" height="${f(y1 - y0)}" fill="${band.color}" fill-opacity="${band.opacity}"><title>${escapeXml(band.label)}</title></rect>`);
+  }
   // Bands: one polygon per run of consecutive finite points.
   for (const band of spec.bands ?? []) {
     out.push(`<g class="band" data-series="${escapeXml(band.label)}" data-run="${escapeXml(band.run)}">`);
@@ -163,7 +252,7 @@ export function renderPanel(spec: PanelSpec, x: number, y: number): string {
   }
   for (const series of spec.lines) {
     const domain = series.axis === "right" ? yRightDomain : yDomain;
-    out.push(`<g class="series" data-series="${escapeXml(series.label)}" data-run="${escapeXml(series.run)}" data-axis="${series.axis ?? "left"}">`);
+    out.push(`<g class="series" data-series="${escapeXml(series.label)}" data-run="${escapeXml(series.run)}" data-axis="${series.axis ?? "left"}" data-color="${series.color}">`);
     let run: string[] = [];
     const flush = () => {
       if (run.length > 1) out.push(`<polyline points="${run.join(" ")}" fill="none" stroke="${series.color}" stroke-width="${series.width ?? 2}"${series.dash ? ` stroke-dasharray="${series.dash}"` : ""}/>`);
@@ -174,6 +263,12 @@ export function renderPanel(spec: PanelSpec, x: number, y: number): string {
       else flush();
     }
     flush();
+    series.whiskers?.forEach((ci, i) => {
+      const px = series.points[i]?.[0];
+      if (!ci || !finite(px) || !finite(ci[0]) || !finite(ci[1])) return;
+      const [x0, a, b] = [f(sx(px)), f(sy(ci[0], domain)), f(sy(ci[1], domain))];
+      out.push(`<path class="whisker" data-x="${px}" data-lo="${ci[0]}" data-hi="${ci[1]}" d="M${x0},${a}V${b}M${Number(x0) - 3},${a}h6M${Number(x0) - 3},${b}h6" stroke="${series.color}" stroke-width="1.2" fill="none"/>`);
+    });
     if (series.markers !== false) {
       for (const [px, py] of series.points) {
         if (!finite(py)) continue;
@@ -183,11 +278,23 @@ export function renderPanel(spec: PanelSpec, x: number, y: number): string {
     out.push(`</g>`);
   }
   out.push(`</g>`);
-  spec.markers?.forEach((m, k) => {
-    if (m.x < xDomain[0] || m.x > xDomain[1]) return;
+  const shown = (spec.markers ?? []).filter((m) => m.x >= xDomain[0] && m.x <= xDomain[1]);
+  const placed = layoutMarkerLabels(
+    shown.map((m) => ({ px: sx(m.x), text: m.label })),
+    PANEL.left,
+    PANEL.left + w,
+    Math.max(1, Math.floor((h - 8) / 13)),
+  );
+  shown.forEach((m, k) => {
     const px = f(sx(m.x));
-    out.push(`<g class="marker" data-x="${m.x}"><line x1="${px}" x2="${px}" y1="${PANEL.top}" y2="${PANEL.top + h}" stroke="${m.color}" stroke-width="2" stroke-dasharray="2 4"/>`);
-    out.push(`<text x="${Number(px) + 4}" y="${PANEL.top + 12 + 12 * k}" fill="${m.color}" font-size="11">${escapeXml(m.label)}</text></g>`);
+    out.push(`<g class="marker" data-x="${m.x}"><line x1="${px}" x2="${px}" y1="${PANEL.top}" y2="${PANEL.top + h}" stroke="${m.color}" stroke-width="2" stroke-dasharray="2 4"><title>${escapeXml(m.label)}</title></line>`);
+    const label = placed[k];
+    out.push(`${label ? `<text class="marker-label" x="${f(label.x)}" y="${PANEL.top + 12 + 13 * label.row}" text-anchor="${label.anchor}" fill="${m.color}" font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke">${escapeXml(label.text)}</text>` : ""}</g>`);
+  });
+  spec.notes?.forEach((note, i) => {
+    let text = note.text;
+    while (textWidth(text, 11) > w - 12 && text.length > 4) text = `${text.slice(0, -2)}…`;
+    out.push(`<text class="panel-note" x="${PANEL.left + 6}" y="${PANEL.top + h - 8 - 13 * ((spec.notes?.length ?? 1) - 1 - i)}" fill="${note.color}" font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke"><title>${escapeXml(note.text)}</title>${escapeXml(text)}</text>`);
   });
   out.push(`</g>`);
   return out.join("\n");
@@ -200,14 +307,53 @@ export interface LegendEntry {
   band?: boolean;
 }
 
-/** A figure: a title, panels in a grid (`columns` per row) and a legend underneath. */
+/** Words of `text` in lines no wider than `maxWidth` px (a longer single word gets a line of its own). */
+export function wrapText(text: string, maxWidth: number, size = 12): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, size) > maxWidth) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** Space between panel columns, so one panel's right axis label never meets the next one's left. */
+const PANEL_GAP = 24;
+
+const LEGEND = { sample: 24, gap: 6, spacing: 18, row: 20 };
+
+/** Legend entries flowed into rows by their text width: returns each entry's x offset and row. */
+export function layoutLegend(legend: readonly LegendEntry[], width: number): { x: number; row: number; width: number }[] {
+  let x = 0;
+  let row = 0;
+  return legend.map((entry) => {
+    const w = LEGEND.sample + LEGEND.gap + textWidth(entry.label);
+    if (x > 0 && x + w > width) {
+      x = 0;
+      row++;
+    }
+    const placed = { x, row, width: w };
+    x += w + LEGEND.spacing;
+    return placed;
+  });
+}
+
+/** A figure: a title, a note (wrapped), panels in a grid (`columns` per row) and a legend underneath that wraps. */
 export function renderFigure(title: string, panels: PanelSpec[], legend: LegendEntry[], columns = 2, note?: string): string {
   const cols = Math.max(1, Math.min(columns, panels.length));
   const rows = Math.ceil(panels.length / cols);
-  const top = note ? 48 : 32;
-  const legendRows = Math.ceil(legend.length / 3);
-  const width = cols * PANEL.width + 20;
-  const height = top + rows * PANEL.height + 16 + legendRows * 20 + 10;
+  const widest = Math.max(0, ...legend.map((e) => LEGEND.sample + LEGEND.gap + textWidth(e.label)));
+  const width = Math.max(cols * PANEL.width + (cols - 1) * PANEL_GAP + 20, widest + 40, textWidth(title, 16) + 20);
+  const noteLines = note ? wrapText(note, width - 20) : [];
+  const top = 32 + 16 * noteLines.length;
+  const places = layoutLegend(legend, width - 40);
+  const legendRows = legend.length ? places[places.length - 1].row + 1 : 0;
+  const height = top + rows * PANEL.height + 16 + legendRows * LEGEND.row + 10;
   const out: string[] = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -215,17 +361,17 @@ export function renderFigure(title: string, panels: PanelSpec[], legend: LegendE
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="22" font-size="16" font-weight="bold">${escapeXml(title)}</text>`,
   ];
-  if (note) out.push(`<text x="10" y="40" fill="#666">${escapeXml(note)}</text>`);
-  panels.forEach((panel, i) => out.push(renderPanel(panel, 10 + (i % cols) * PANEL.width, top + Math.floor(i / cols) * PANEL.height)));
+  noteLines.forEach((line, i) => out.push(`<text class="note" x="10" y="${40 + 16 * i}" fill="#666">${escapeXml(line)}</text>`));
+  panels.forEach((panel, i) => out.push(renderPanel(panel, 10 + (i % cols) * (PANEL.width + PANEL_GAP), top + Math.floor(i / cols) * PANEL.height)));
   const legendTop = top + rows * PANEL.height + 16;
   out.push(`<g class="legend">`);
   legend.forEach((entry, i) => {
-    const lx = 20 + (i % 3) * Math.floor((width - 40) / 3);
-    const ly = legendTop + Math.floor(i / 3) * 20;
+    const lx = 20 + places[i].x;
+    const ly = legendTop + places[i].row * LEGEND.row;
     const sample = entry.band
-      ? `<rect x="${lx}" y="${ly - 6}" width="24" height="12" fill="${entry.color}" fill-opacity="0.3"/>`
-      : `<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${entry.color}" stroke-width="2"${entry.dash ? ` stroke-dasharray="${entry.dash}"` : ""}/>`;
-    out.push(`${sample}<text x="${lx + 30}" y="${ly}" dominant-baseline="middle">${escapeXml(entry.label)}</text>`);
+      ? `<rect x="${lx}" y="${ly - 6}" width="${LEGEND.sample}" height="12" fill="${entry.color}" fill-opacity="0.3"/>`
+      : `<line x1="${lx}" x2="${lx + LEGEND.sample}" y1="${ly}" y2="${ly}" stroke="${entry.color}" stroke-width="2"${entry.dash ? ` stroke-dasharray="${entry.dash}"` : ""}/>`;
+    out.push(`<g class="legend-entry" data-label="${escapeXml(entry.label)}">${sample}<text x="${lx + LEGEND.sample + LEGEND.gap}" y="${ly}" dominant-baseline="middle">${escapeXml(entry.label)}</text></g>`);
   });
   out.push(`</g>`, `</svg>`, ``);
   return out.join("\n");

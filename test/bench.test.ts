@@ -19,6 +19,35 @@ test("npm run bench runs a tiny configuration and prints one valid JSON line", (
   }
   assert.ok(Math.abs((result.sample_s as number) + (result.train_s as number) - (result.epoch_s as number)) < 0.05);
   assert.equal(typeof result.cpu, "string");
+  // The wasm ceiling ran and the fractions are useful GFLOP/s over it.
+  const ceiling = result.wasm_ceiling_gflops as { fma: { all_threads: number } | null; mul_add: { one_thread: number; all_threads: number } };
+  assert.ok(ceiling.mul_add.one_thread > 0 && ceiling.mul_add.all_threads > 0);
+  const fraction = result.ceiling_fraction as { sample: number; train: number };
+  const peak = (ceiling.fma ?? ceiling.mul_add).all_threads;
+  assert.ok(Math.abs(fraction.train - (result.train_gflops as number) / peak) < 0.01, JSON.stringify(fraction));
+});
+
+test("the wasm ceiling kernels are valid wasm and compute the accumulator recurrence", async () => {
+  const { ceilingModuleBytes, enableRelaxedSimd } = await import("../bench/wasm-ceiling.js");
+  // acc ← acc·0.999 + 0.001 from acc₀ = 1 + i/64 (12 accumulators, 4 unrolled steps per iteration);
+  // the kernel returns the sum of the accumulators' first lanes.
+  const expected = (iterations: number) => {
+    let sum = 0;
+    for (let i = 0; i < 12; i++) {
+      let acc = Math.fround(1 + i / 64);
+      for (let k = 0; k < 4 * iterations; k++) acc = Math.fround(Math.fround(acc * Math.fround(0.999)) + Math.fround(1e-3));
+      sum += acc;
+    }
+    return sum;
+  };
+  const kinds = enableRelaxedSimd() ? (["mul_add", "fma"] as const) : (["mul_add"] as const);
+  for (const kind of kinds) {
+    const bytes = ceilingModuleBytes(kind);
+    assert.ok(WebAssembly.validate(bytes), kind);
+    const run = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.run as (n: number) => number;
+    assert.ok(Math.abs(run(0) - expected(0)) < 1e-4, `${kind} at 0`);
+    assert.ok(Math.abs(run(50) - expected(50)) < 1e-3, `${kind} at 50: ${run(50)} vs ${expected(50)}`);
+  }
 });
 
 test("dit-s forward FLOPs: the matmul count of the canonical model", () => {

@@ -63,6 +63,8 @@ interface EpochTiming {
   sample_s: number;
   train_s: number;
   epoch_s: number;
+  /** CPU seconds of the whole process (main thread + workers) during the epoch. */
+  cpu_s: number;
 }
 
 async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard", dynamics: "flow-sde" | "dance-sde" | "cps", repeats: number, scale: { prompts: number; group: number; steps: number; minibatch: number }) {
@@ -83,9 +85,11 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
   const timings: EpochTiming[] = [];
   const buffers: number[] = [];
   for (let e = 0; e <= repeats; e++) {
+    const cpu0 = process.cpuUsage();
     const record = await trainer.runEpoch();
+    const cpu = process.cpuUsage(cpu0);
     const { sample, reward, train } = record.seconds;
-    if (e > 0) timings.push({ sample_s: sample, train_s: train, epoch_s: sample + reward + train });
+    if (e > 0) timings.push({ sample_s: sample, train_s: train, epoch_s: sample + reward + train, cpu_s: (cpu.user + cpu.system) / 1e6 });
     buffers.push(liveBuffers()?.count ?? -1);
   }
   const trainedSteps = trainer.schedule.steps; // every step is trained in B1
@@ -96,6 +100,7 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
     sample_s: median(timings.map((t) => t.sample_s)),
     train_s: median(timings.map((t) => t.train_s)),
     epoch_s: median(timings.map((t) => t.epoch_s)),
+    cpu_s: median(timings.map((t) => t.cpu_s)),
     buffers,
   };
 }
@@ -204,6 +209,8 @@ export async function bench(argv: string[]): Promise<Record<string, unknown>> {
     sample_s: +main.sample_s.toFixed(3),
     train_s: +main.train_s.toFixed(3),
     epoch_s: +main.epoch_s.toFixed(3),
+    // CPU time of the epoch (all threads): less sensitive than wall time to other processes.
+    epoch_cpu_s: +main.cpu_s.toFixed(3),
     images_per_s: +(images / main.epoch_s).toFixed(2),
     sample_gflops: +sampleGflops.toFixed(1),
     train_gflops: +trainGflops.toFixed(1),

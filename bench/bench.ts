@@ -114,22 +114,10 @@ interface ReferenceSplit {
 }
 
 /**
- * The PyTorch reference allowed `cores` cores, `repeats` times. Each run times every split of
- * torch threads × OpenBLAS threads in its own process (`configs`); the reference is the split
- * with the lowest median epoch over the runs — PyTorch at its best on this machine.
+ * Per-split medians over repeated reference runs, and the split with the lowest median epoch.
+ * A run without `configs` (an older reference script) counts as its one split.
  */
-function runReference(repeats: number, cores: number): { ok: true; summary: Record<string, unknown> } | { ok: false; note: string } {
-  if (!existsSync(REFERENCE_SCRIPT)) return { ok: false, note: `reference script not found at ${REFERENCE_SCRIPT}` };
-  if (!existsSync("/usr/bin/python3")) return { ok: false, note: "/usr/bin/python3 not found" };
-  const probe = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" });
-  if (probe.status !== 0) return { ok: false, note: "python3-torch is not installed (apt-get install -y python3-torch libopenblas0-pthread)" };
-  const runs: Record<string, unknown>[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const out = spawnSync("/usr/bin/python3", [REFERENCE_SCRIPT, String(cores)], { encoding: "utf8" });
-    if (out.status !== 0) return { ok: false, note: `reference failed: ${out.stderr.slice(-300)}` };
-    runs.push(JSON.parse(out.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>);
-  }
-  // An older script reports one split and no `configs`: treat that split as the only one.
+export function fastestSplit(runs: readonly Record<string, unknown>[]): { fastest: ReferenceSplit; configs: ReferenceSplit[] } {
   const splits = new Map<string, ReferenceSplit[]>();
   for (const run of runs) {
     for (const split of (run.configs as ReferenceSplit[] | undefined) ?? [run as unknown as ReferenceSplit]) {
@@ -145,6 +133,26 @@ function runReference(repeats: number, cores: number): { ok: true; summary: Reco
     epoch_s: median(all.map((x) => x.epoch_s)),
   }));
   const fastest = configs.reduce((a, b) => (b.epoch_s < a.epoch_s ? b : a));
+  return { fastest, configs };
+}
+
+/**
+ * The PyTorch reference allowed `cores` cores, `repeats` times. Each run times every split of
+ * torch threads × OpenBLAS threads in its own process (`configs`); the reference is the split
+ * with the lowest median epoch over the runs — PyTorch at its best on this machine.
+ */
+function runReference(repeats: number, cores: number): { ok: true; summary: Record<string, unknown> } | { ok: false; note: string } {
+  if (!existsSync(REFERENCE_SCRIPT)) return { ok: false, note: `reference script not found at ${REFERENCE_SCRIPT}` };
+  if (!existsSync("/usr/bin/python3")) return { ok: false, note: "/usr/bin/python3 not found" };
+  const probe = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" });
+  if (probe.status !== 0) return { ok: false, note: "python3-torch is not installed (apt-get install -y python3-torch libopenblas0-pthread)" };
+  const runs: Record<string, unknown>[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const out = spawnSync("/usr/bin/python3", [REFERENCE_SCRIPT, String(cores)], { encoding: "utf8" });
+    if (out.status !== 0) return { ok: false, note: `reference failed: ${out.stderr.slice(-300)}` };
+    runs.push(JSON.parse(out.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>);
+  }
+  const { fastest, configs } = fastestSplit(runs);
   return {
     ok: true,
     summary: {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ditForwardFlops } from "../bench/bench.js";
+import { ditForwardFlops, fastestSplit } from "../bench/bench.js";
 import { presetConfig } from "../src/models/registry.js";
 import type { DitConfig } from "../src/models/dit.js";
 
@@ -65,4 +65,20 @@ test("npm run engine-facts prints the measured engine facts as one JSON line; GR
   // The equal-rank form, which the model uses, is exact to float32 rounding.
   assert.ok((facts.matmul_equal_rank_max_error as number) < 1e-5, String(facts.matmul_equal_rank_max_error));
   assert.equal(facts.wasm_relaxed_simd, true);
+});
+
+test("the reference is the split with the lowest median epoch over the runs, all splits kept", () => {
+  const split = (threads: number, blas: number, epoch: number) => ({ threads, blas_threads: blas, sample_s: epoch / 4, train_s: (3 * epoch) / 4, epoch_s: epoch });
+  // 1×2 is fastest in two of three runs; 2×1 has the single fastest epoch but a slower median.
+  const runs = [
+    { configs: [split(1, 1, 3.3), split(1, 2, 2.6), split(2, 1, 2.4), split(2, 2, 6.0)] },
+    { configs: [split(1, 1, 3.4), split(1, 2, 2.5), split(2, 1, 2.9), split(2, 2, 5.6)] },
+    { configs: [split(1, 1, 3.3), split(1, 2, 2.7), split(2, 1, 3.0), split(2, 2, 6.6)] },
+  ];
+  const { fastest, configs } = fastestSplit(runs);
+  assert.equal(configs.length, 4);
+  assert.deepEqual([fastest.threads, fastest.blas_threads, fastest.epoch_s], [1, 2, 2.6]);
+  assert.equal(configs.find((c) => c.threads === 2 && c.blas_threads === 2)?.epoch_s, 6.0);
+  // An older script's single-split output is its own only split.
+  assert.equal(fastestSplit([{ threads: 2, sample_s: 1, train_s: 5, epoch_s: 6 }]).fastest.epoch_s, 6);
 });

@@ -65,6 +65,8 @@ test("npm run engine-facts prints the measured engine facts as one JSON line; GR
   // The equal-rank form, which the model uses, is exact to float32 rounding.
   assert.ok((facts.matmul_equal_rank_max_error as number) < 1e-5, String(facts.matmul_equal_rank_max_error));
   assert.equal(facts.wasm_relaxed_simd, true);
+  // The allocator patch is applied (patches/, postinstall): freed neighbours serve a larger request.
+  assert.equal(facts.allocator_merge_grown_mib, 0);
 });
 
 test("the reference is the split with the lowest median epoch over the runs, all splits kept", () => {

@@ -7,9 +7,19 @@
  * 4. the throughput of one large matmul ([3328,128] @ [128,512], the dit-s MLP at batch 64),
  *    and whether this Node accepts wasm relaxed SIMD (fused multiply-add), which jax-js uses
  *    when available: compare `node --experimental-wasm-relaxed-simd dist/bench/engine-facts.js`.
+ * 5. the allocator patch (patches/@jax-js+jax+0.1.25.patch): wasm memory grown by an 8 MiB
+ *    request right after two adjacent 4 MiB buffers were freed — 8 MiB unpatched (one free list
+ *    per exact size), 0 patched (freed neighbours merge). Its effect on the canonical epoch's
+ *    peak resident memory is measured by `node dist/bench/memory.js`.
  * Timings are medians of 9 runs under `jit`, one thread (GRPO_GUARD_THREADS=1 is set here).
  */
 process.env.GRPO_GUARD_THREADS = "1";
+let grownPages = 0;
+const grow = WebAssembly.Memory.prototype.grow;
+WebAssembly.Memory.prototype.grow = function (delta: number) {
+  grownPages += delta;
+  return grow.call(this, delta);
+};
 const { initEngine, jit, nn, numpy: np, random } = await import("../src/engine/jax.js");
 const { geluSimd } = await import("../src/models/layers.js");
 type Arr = ReturnType<typeof np.zeros>;
@@ -75,8 +85,22 @@ const product = jit((x: Arr, y: Arr) => np.matmul(x, y));
 const matmulMs = await medianMs(() => product(lhs.ref, rhs.ref));
 const relaxedMadd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11]);
 
+// 5. Allocator: merge of freed neighbours.
+const MiB = 2 ** 20;
+const first = np.array(new Float32Array(MiB).fill(1));
+const second = np.array(new Float32Array(MiB).fill(2));
+await Promise.all([first.blockUntilReady(), second.blockUntilReady()]);
+first.dispose();
+second.dispose();
+const pagesBefore = grownPages;
+const merged = np.array(new Float32Array(2 * MiB).fill(3));
+await merged.blockUntilReady();
+merged.dispose();
+const allocatorGrownMiB = ((grownPages - pagesBefore) * 65536) / MiB;
+
 console.log(
   JSON.stringify({
+    allocator_merge_grown_mib: allocatorGrownMiB,
     matmul_gflops: +((2 * B * T * H * hd * 4 * H * hd) / matmulMs / 1e6).toFixed(1),
     wasm_relaxed_simd: WebAssembly.validate(relaxedMadd),
     matmul_rank_mismatch_max_error: +mixedError.toPrecision(3),

@@ -42,12 +42,17 @@ const run = async (): Promise<void> => {
 };
 await run(); // compile
 const walls: number[] = [];
+const cpuTimes: number[] = [];
 for (let i = 0; i < 5; i++) {
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   await run();
+  const cpu = process.cpuUsage(cpu0);
   walls.push(performance.now() - started);
+  cpuTimes.push((cpu.user + cpu.system) / 1000);
 }
 const wall = walls.sort((a, b) => a - b)[2];
+const cpuMs = cpuTimes.sort((a, b) => a - b)[2];
 if (timeKernels) {
   profiler.startTrace();
   await run();
@@ -60,5 +65,5 @@ for (const entry of performance.getEntriesByType("measure")) {
   g.count += 1;
   groups.set(entry.name, g);
 }
-console.log(JSON.stringify({ batch, mode, threads: process.env.GRPO_GUARD_THREADS ?? "default", wall_ms_median_of_5: +wall.toFixed(1), kernels: [...groups].sort((a, b) => b[1].ms - a[1].ms).map(([name, g]) => ({ name, count: g.count, ms: +g.ms.toFixed(1) })) }));
+console.log(JSON.stringify({ batch, mode, threads: process.env.GRPO_GUARD_THREADS ?? "default", wall_ms_median_of_5: +wall.toFixed(1), cpu_ms_median_of_5: +cpuMs.toFixed(1), node: process.versions.node, kernels: [...groups].sort((a, b) => b[1].ms - a[1].ms).map(([name, g]) => ({ name, count: g.count, ms: +g.ms.toFixed(1) })) }));
 process.exit(0);

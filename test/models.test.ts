@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initEngine, nn, numpy as np, random, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
+import { grad, initEngine, nn, numpy as np, random, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
 import { countParams, disposeTree, flattenNamed, mapTrees, refTree, type ParamTree } from "../src/engine/tree.js";
 import { createModel, MODEL_PRESETS, presetConfig } from "../src/models/registry.js";
 import { globalNorm } from "../src/engine/optim.js";
-import { geluSimd } from "../src/models/layers.js";
+import { geluSigmoid, geluSimd } from "../src/models/layers.js";
 import { promptTokens, tokenizePrompt } from "../src/models/prompts.js";
 import { UserError } from "../src/engine/errors.js";
 
@@ -76,6 +76,24 @@ test("geluSimd is jax-js's tanh GELU within 1e-6, including the tails", async ()
   let worst = 0;
   for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - simd[i]));
   assert.ok(worst < 1e-6, `max |Δ| ${worst}`);
+});
+
+test("geluSigmoid (training GELU) is jax-js's tanh GELU within 1e-6, and so is its gradient, with no NaN in the tails", async () => {
+  const z = np.linspace(-200, 200, 40001);
+  const reference = (await nn.gelu(z.ref).data()) as Float32Array;
+  const sigmoidForm = (await geluSigmoid(z.ref).data()) as Float32Array;
+  const sumGelu = (f: (x: JaxArray) => JaxArray) => (x: JaxArray) => np.sum(f(x));
+  const gradReference = (await grad(sumGelu((x) => nn.gelu(x)))(z.ref).data()) as Float32Array;
+  const gradSigmoid = (await grad(sumGelu(geluSigmoid))(z).data()) as Float32Array;
+  let worst = 0;
+  let worstGrad = 0;
+  for (let i = 0; i < reference.length; i++) {
+    assert.ok(Number.isFinite(sigmoidForm[i]) && Number.isFinite(gradSigmoid[i]), `finite at ${i}`);
+    worst = Math.max(worst, Math.abs(reference[i] - sigmoidForm[i]) / Math.max(1, Math.abs(reference[i])));
+    worstGrad = Math.max(worstGrad, Math.abs(gradReference[i] - gradSigmoid[i]));
+  }
+  assert.ok(worst < 1e-6, `max relative |Δ| ${worst}`);
+  assert.ok(worstGrad < 1e-5, `max |Δ gradient| ${worstGrad}`);
 });
 
 test("finite differences agree with the gradient of a tiny DiT and MLP", async () => {

@@ -63,8 +63,9 @@ export const TrainConfigSchema = z.strictObject({
       /** Trajectories per minibatch (all trained steps of each go into one forward/backward). */
       minibatch: z.number().int().positive().default(32),
       /** Rows (trained steps × trajectories) per batched forward/backward; gradients of the
-       *  chunks are accumulated into one optimizer step. Bounded by jax-js's 4 GiB wasm memory. */
-      chunkRows: z.number().int().positive().default(96),
+       *  chunks are accumulated into one optimizer step. Peak memory grows with it (≈ 11 MiB per
+       *  dit-s row); 64 keeps the canonical epoch near 1 GiB at 96's speed (docs/performance.md). */
+      chunkRows: z.number().int().positive().default(64),
       lr: z.number().positive().default(1e-4),
       weightDecay: z.number().nonnegative().default(0),
       maxGradNorm: z.number().nonnegative().default(1),

@@ -20,7 +20,20 @@ export interface BufferStats {
   bytes: number;
 }
 
-let tracker: { refs: Map<number, [number, number]> } | null = null;
+/** One allocation (+size) or free (−size) of a device buffer, in order; `slot` pairs them. */
+export interface BufferEvent {
+  slot: number;
+  bytes: number;
+}
+
+interface Tracker {
+  refs: Map<number, [number, number]>;
+  events: BufferEvent[] | null;
+  liveBytes: number;
+  peakBytes: number;
+}
+
+let tracker: Tracker | null = null;
 
 /** Start counting live wasm buffers (idempotent). Must run after initEngine(). */
 export async function trackBuffers(): Promise<boolean> {
@@ -34,10 +47,14 @@ export async function trackBuffers(): Promise<boolean> {
   const backend = getBackend?.("wasm");
   if (!backend || typeof backend.malloc !== "function") return false;
   const refs = new Map<number, [number, number]>();
+  const state: Tracker = { refs, events: null, liveBytes: 0, peakBytes: 0 };
   const { malloc, incRef, decRef } = backend;
   backend.malloc = function (size, initialData) {
     const slot = malloc.call(this, size, initialData);
     refs.set(slot, [1, size]);
+    state.events?.push({ slot, bytes: size });
+    state.liveBytes += size;
+    state.peakBytes = Math.max(state.peakBytes, state.liveBytes);
     return slot;
   };
   backend.incRef = function (slot) {
@@ -48,9 +65,13 @@ export async function trackBuffers(): Promise<boolean> {
   backend.decRef = function (slot) {
     decRef.call(this, slot);
     const entry = refs.get(slot);
-    if (entry && --entry[0] === 0) refs.delete(slot);
+    if (entry && --entry[0] === 0) {
+      refs.delete(slot);
+      state.events?.push({ slot, bytes: -entry[1] });
+      state.liveBytes -= entry[1];
+    }
   };
-  tracker = { refs };
+  tracker = state;
   return true;
 }
 
@@ -60,4 +81,19 @@ export function liveBuffers(): BufferStats | null {
   let bytes = 0;
   for (const [, size] of tracker.refs.values()) bytes += size;
   return { count: tracker.refs.size, bytes };
+}
+
+/** Highest live device bytes since tracking started or since the last reset (null when not tracking). */
+export function peakLiveBytes(reset = false): number | null {
+  if (!tracker) return null;
+  const peak = tracker.peakBytes;
+  if (reset) tracker.peakBytes = tracker.liveBytes;
+  return peak;
+}
+
+/** Start (or restart) recording every allocation and free; returns the recorded list, which grows. */
+export function recordBufferEvents(): BufferEvent[] {
+  if (!tracker) throw new Error("recordBufferEvents: call trackBuffers() first");
+  tracker.events = [];
+  return tracker.events;
 }

@@ -12,7 +12,7 @@
  */
 import { numpy as np, nn, random, type JaxArray } from "../engine/jax.js";
 import type { ParamTree } from "../engine/tree.js";
-import { geluSimd, initLinear, layerNorm, linear, promptEmbedding, timestepEmbedding, zeroLinear, type LinearParams } from "./layers.js";
+import { geluSigmoid, geluSimd, initLinear, layerNorm, linear, promptEmbedding, timestepEmbedding, zeroLinear, type LinearParams } from "./layers.js";
 import type { ApplyOptions, ModelConfigBase, VelocityModel } from "./model.js";
 
 export interface DitConfig extends ModelConfigBase {
@@ -161,7 +161,7 @@ export function createDit(config: DitConfig): VelocityModel<DitConfig> {
     h = h.add(attention(p, a, B, differentiable));
     const m = layerNorm(h.ref).mul(mod(p.scale2).add(1)).add(mod(p.shift2));
     cond.dispose();
-    const gelu = differentiable ? nn.gelu : geluSimd;
+    const gelu = differentiable ? geluSigmoid : geluSimd;
     return h.add(linear(p.fc2, gelu(linear(p.fc1, m))));
   }
 

@@ -101,3 +101,17 @@ export function geluSimd(x: JaxArray): JaxArray {
   const t = np.minimum(np.abs(x.ref), GELU_RANGE).mul(2 / GELU_RANGE).sub(1);
   return np.maximum(x, 0).add(chebyshevSeries(t, GELU_H));
 }
+
+/**
+ * GELU in its tanh form for training: 0.5·x·(1 + tanh u) = x·σ(2u), u = √(2/π)·(x + 0.044715x³),
+ * with σ(z) = 1/(1 + e^(−z)) and z clamped at −80 (e^80 is finite in float32, so the backward
+ * pass never multiplies 0 by ∞; below the clamp both forms are 0 to float32 precision).
+ * The same function as `nn.gelu` (within 1e-6, `test/models.test.ts`), but jax-js's gradient
+ * keeps about 5 activation-sized residuals instead of about 11 (jax-js's tanh goes through a
+ * sign select, exp and a division): the MLP activation [rows, 52, 512] is the largest tensor of
+ * a dit-s training chunk, so this is most of the chunk's peak memory (docs/performance.md).
+ */
+export function geluSigmoid(x: JaxArray): JaxArray {
+  const z = x.ref.mul(x.ref.mul(x.ref).mul(0.044715).add(1)).mul(-2 * GELU_C);
+  return x.mul(np.reciprocal(np.exp(np.minimum(z, 80)).add(1)));
+}

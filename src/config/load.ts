@@ -86,21 +86,35 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, so
 
 /** Parse `a.b.c=value` overrides (value parsed as YAML: numbers, booleans, lists). */
 export function applyOverrides(data: unknown, overrides: readonly string[]): unknown {
+  if (overrides.length === 0) return data;
+  if (data !== undefined && data !== null && (typeof data !== "object" || Array.isArray(data))) {
+    throw new UserError(`--set: the config is ${Array.isArray(data) ? "a list" : `a ${typeof data}`}, expected a mapping of fields`);
+  }
   const root = (data ?? {}) as Record<string, unknown>;
   for (const override of overrides) {
     const eq = override.indexOf("=");
     if (eq <= 0) throw new UserError(`--set ${override}: expected key.path=value`);
     const path = override.slice(0, eq).split(".");
-    const value = parseYaml(override.slice(eq + 1)) as unknown;
+    const bad = path.find((key) => key === "" || FORBIDDEN_KEYS.has(key));
+    if (bad !== undefined) throw new UserError(`--set ${override}: "${override.slice(0, eq)}" is not a field path (${bad === "" ? "empty segment" : `"${bad}" is not a config field`})`);
+    let value: unknown;
+    try {
+      value = parseYaml(override.slice(eq + 1)) as unknown;
+    } catch (err) {
+      throw new UserError(`--set ${override}: value is not valid YAML (${(err as Error).message.split("\n")[0]})`);
+    }
     let node = root;
     for (const key of path.slice(0, -1)) {
-      if (node[key] === undefined || node[key] === null || typeof node[key] !== "object") node[key] = {};
+      if (!Object.hasOwn(node, key) || node[key] === null || typeof node[key] !== "object") node[key] = {};
       node = node[key] as Record<string, unknown>;
     }
     node[path[path.length - 1]] = value;
   }
   return root;
 }
+
+/** Keys that would reach Object.prototype through `--set` (prototype pollution). */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 export function readConfigFile(path: string): unknown {
   let text: string;
@@ -110,11 +124,16 @@ export function readConfigFile(path: string): unknown {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`${path}: cannot read config file (${code === "ENOENT" ? "no such file" : (err as Error).message})`);
   }
+  let data: unknown;
   try {
-    return parseYaml(text) as unknown;
+    data = parseYaml(text) as unknown;
   } catch (err) {
     throw new UserError(`${path}: not valid YAML/JSON (${(err as Error).message.split("\n")[0]})`);
   }
+  // An empty file would otherwise train with every default, silently.
+  if (data === null || data === undefined) throw new UserError(`${path}: empty config file (expected a mapping of fields; see configs/)`);
+  if (typeof data !== "object" || Array.isArray(data)) throw new UserError(`${path}: the config is ${Array.isArray(data) ? "a list" : `a ${typeof data}`}, expected a mapping of fields`);
+  return data;
 }
 
 export function loadConfig<S extends z.ZodType>(schema: S, path: string | undefined, overrides: readonly string[] = []): z.infer<S> {

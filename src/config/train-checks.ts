@@ -1,0 +1,88 @@
+/**
+ * Checks of a training config that relate several fields (run by `TrainConfigSchema` after
+ * every field has parsed): nothing a config says is silently clamped, dropped or ignored.
+ */
+import { z } from "zod";
+import { DYNAMICS } from "../sampling/dynamics.js";
+import { shiftedSchedule } from "../sampling/schedule.js";
+import { trainableSteps, type WindowConfig } from "../sampling/window.js";
+import { rewardOptionsSchema } from "../rewards/options.js";
+
+/** The fields these checks read (a structural subset of TrainConfig). */
+export interface CheckedFields {
+  dynamics: string;
+  sampling: { steps: number; shift: number; eta: number; window: WindowConfig | { mode: string } };
+  prompts: { perEpoch: number };
+  groupSize: number;
+  rewards: { name: string; options: Record<string, unknown> }[];
+  train: { minibatch: number };
+  eval: { prompts?: string[] };
+}
+
+type Issue = { path: (string | number)[]; message: string };
+
+/**
+ * CPS (E5): std = s'·sin(η·π/2). sin(η·π/2) rises from 0 at η = 0 to 1 at η = 1 (all of s' is
+ * fresh noise, k = 0), then falls again: η and 2 − η give the same dynamics, η = 2 has std 0
+ * (no exploration, zero policy gradient) and η > 2 a negative std. So only 0 < η ≤ 1 is meaningful.
+ */
+export const CPS_MAX_ETA = 1;
+
+export function trainConfigIssues(config: CheckedFields): Issue[] {
+  const issues: Issue[] = [];
+  const samples = config.prompts.perEpoch * config.groupSize;
+  const mb = config.train.minibatch;
+  if (mb > samples || samples % mb !== 0) {
+    issues.push({
+      path: ["train", "minibatch"],
+      message: `must divide the ${samples} trajectories of an epoch (prompts.perEpoch ${config.prompts.perEpoch} × groupSize ${config.groupSize}); otherwise ${samples % mb || samples} of them would never be trained`,
+    });
+  }
+  if (config.dynamics === "cps" && !(config.sampling.eta <= CPS_MAX_ETA)) {
+    issues.push({ path: ["sampling", "eta"], message: `CPS needs 0 < η ≤ ${CPS_MAX_ETA} (std = s'·sin(η·π/2): η and 2 − η are the same dynamics, η = 2 has no noise)` });
+  }
+  const dynamics = DYNAMICS[config.dynamics];
+  if (dynamics) {
+    const trainable = trainableSteps(shiftedSchedule(config.sampling.steps, config.sampling.shift), dynamics);
+    const count = trainable.length;
+    const window = config.sampling.window as WindowConfig;
+    const tooLarge = (size: number) => `window size ${size} exceeds the ${count} trainable steps of ${config.dynamics} with sampling.steps = ${config.sampling.steps}`;
+    if (window.mode === "fixed") {
+      const outside = Array.from({ length: window.size }, (_, k) => window.start + k).filter((i) => !trainable.includes(i));
+      if (outside.length > 0) {
+        issues.push({
+          path: ["sampling", "window"],
+          message: `fixed window [${window.start}, ${window.start + window.size}) includes step${outside.length > 1 ? "s" : ""} ${outside.join(", ")}, outside the trainable steps ${count ? `0…${trainable[count - 1]}` : "(none)"} of ${config.dynamics} with sampling.steps = ${config.sampling.steps}`,
+        });
+      }
+    } else if (window.mode === "random") {
+      window.candidates.forEach((size, k) => {
+        if (size > count) issues.push({ path: ["sampling", "window", "candidates", k], message: tooLarge(size) });
+      });
+    } else if (window.mode === "sliding" && window.size > count) {
+      issues.push({ path: ["sampling", "window", "size"], message: tooLarge(window.size) });
+    }
+  }
+  if (config.eval.prompts !== undefined && config.eval.prompts.length === 0) {
+    issues.push({ path: ["eval", "prompts"], message: "needs at least one prompt (leave it out to evaluate on prompts.pool)" });
+  }
+  config.rewards.forEach((reward, k) => {
+    // An unknown name may be a reward handed to runTrainingJob in-process (library use);
+    // createReward rejects it, with a suggestion, when the CLI builds rewards by name.
+    const schema = rewardOptionsSchema(reward.name);
+    if (!schema) return;
+    const parsed = schema.safeParse(reward.options);
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      const path = ["rewards", k, "options", ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))];
+      const message = issue.code === "unrecognized_keys" ? `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((key) => `"${key}"`).join(", ")} for reward "${reward.name}"` : issue.message;
+      issues.push({ path, message });
+    }
+  });
+  return issues;
+}
+
+/** For `.superRefine` on the config schema. */
+export function checkTrainConfig(config: CheckedFields, ctx: z.RefinementCtx): void {
+  for (const issue of trainConfigIssues(config)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+}

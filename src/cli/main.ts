@@ -15,6 +15,7 @@ import { registerRewardServer } from "./commands/reward-server.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerReport } from "./commands/report.js";
 import { registerCompare } from "./commands/compare.js";
+import { registerExport } from "./commands/export.js";
 
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -47,6 +48,7 @@ registerRewardServer(program);
 registerDashboard(program);
 registerReport(program);
 registerCompare(program);
+registerExport(program);
 
 async function main(): Promise<number> {
   try {

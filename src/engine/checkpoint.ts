@@ -27,13 +27,16 @@ function checksum(tensors: Map<string, TensorRecord>): string {
   return hash.digest("hex");
 }
 
+const textChecksum = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+
 const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
 
 export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tensors = await treeToHost(state);
   const file = checkpointName(step);
-  const bytes = encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) });
+  const metaText = JSON.stringify(meta);
+  const bytes = encodeSafetensors(tensors, { meta: metaText, checksum: checksum(tensors), metaChecksum: textChecksum(metaText) });
   crashForTestsIfAsked(join(dir, file), bytes);
   try {
     writeFileAtomic(join(dir, file), bytes);
@@ -78,7 +81,15 @@ function readVerified<M>(path: string): LoadedCheckpoint<M> {
   const file = decodeSafetensors(readFileSync(path), path);
   const expected = file.metadata.checksum;
   if (!expected || checksum(file.tensors) !== expected) throw new UserError(`${path}: checksum mismatch (corrupt checkpoint)`);
-  return { file: path, tensors: file.tensors, meta: JSON.parse(file.metadata.meta ?? "null") as M };
+  const metaText = file.metadata.meta ?? "null";
+  // Checkpoints written before metaChecksum existed are trusted on their tensor checksum alone.
+  const metaExpected = file.metadata.metaChecksum;
+  if (metaExpected !== undefined && textChecksum(metaText) !== metaExpected) throw new UserError(`${path}: metadata checksum mismatch (corrupt checkpoint)`);
+  try {
+    return { file: path, tensors: file.tensors, meta: JSON.parse(metaText) as M };
+  } catch {
+    throw new UserError(`${path}: metadata is not valid JSON (corrupt checkpoint)`);
+  }
 }
 
 /**

@@ -37,3 +37,13 @@ export function writeOrExplain(path: string, flag: string, write: () => void): v
     throw new UserError(`${flag} ${path}: cannot write (${reason(err)})`);
   }
 }
+
+/** Create directory `dir` (and its parents) and check that files can be written in it. */
+export function checkWritableDir(dir: string, flag: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new UserError(`${flag} ${dir}: not a writable directory (${reason(err)})`);
+  }
+}

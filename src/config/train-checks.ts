@@ -28,45 +28,54 @@ type Issue = { path: (string | number)[]; message: string };
  */
 export const CPS_MAX_ETA = 1;
 
+const count = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0;
+
+/**
+ * The cross-field problems of a config. Zod runs this even when some field failed its own
+ * check (that failure is reported too), so every input is checked before it is used.
+ */
 export function trainConfigIssues(config: CheckedFields): Issue[] {
   const issues: Issue[] = [];
-  const samples = config.prompts.perEpoch * config.groupSize;
-  const mb = config.train.minibatch;
-  if (mb > samples || samples % mb !== 0) {
+  const samples = config.prompts?.perEpoch * config.groupSize;
+  const mb = config.train?.minibatch;
+  if (count(samples) && count(mb) && (mb > samples || samples % mb !== 0)) {
     issues.push({
       path: ["train", "minibatch"],
       message: `must divide the ${samples} trajectories of an epoch (prompts.perEpoch ${config.prompts.perEpoch} × groupSize ${config.groupSize}); otherwise ${samples % mb || samples} of them would never be trained`,
     });
   }
-  if (config.dynamics === "cps" && !(config.sampling.eta <= CPS_MAX_ETA)) {
+  const sampling = config.sampling ?? {};
+  if (config.dynamics === "cps" && typeof sampling.eta === "number" && !(sampling.eta <= CPS_MAX_ETA)) {
     issues.push({ path: ["sampling", "eta"], message: `CPS needs 0 < η ≤ ${CPS_MAX_ETA} (std = s'·sin(η·π/2): η and 2 − η are the same dynamics, η = 2 has no noise)` });
   }
-  const dynamics = DYNAMICS[config.dynamics];
-  if (dynamics) {
-    const trainable = trainableSteps(shiftedSchedule(config.sampling.steps, config.sampling.shift), dynamics);
-    const count = trainable.length;
-    const window = config.sampling.window as WindowConfig;
-    const tooLarge = (size: number) => `window size ${size} exceeds the ${count} trainable steps of ${config.dynamics} with sampling.steps = ${config.sampling.steps}`;
+  const dynamics = Object.hasOwn(DYNAMICS, config.dynamics) ? DYNAMICS[config.dynamics] : undefined;
+  const window = sampling.window as WindowConfig | undefined;
+  if (dynamics && count(sampling.steps) && typeof sampling.shift === "number" && sampling.shift > 0 && window && windowParsed(window)) {
+    const trainable = trainableSteps(shiftedSchedule(sampling.steps, sampling.shift), dynamics);
+    const available = trainable.length;
+    const tooLarge = (size: number) => `window size ${size} exceeds the ${available} trainable steps of ${config.dynamics} with sampling.steps = ${sampling.steps}`;
     if (window.mode === "fixed") {
       const outside = Array.from({ length: window.size }, (_, k) => window.start + k).filter((i) => !trainable.includes(i));
       if (outside.length > 0) {
         issues.push({
           path: ["sampling", "window"],
-          message: `fixed window [${window.start}, ${window.start + window.size}) includes step${outside.length > 1 ? "s" : ""} ${outside.join(", ")}, outside the trainable steps ${count ? `0…${trainable[count - 1]}` : "(none)"} of ${config.dynamics} with sampling.steps = ${config.sampling.steps}`,
+          message: `fixed window [${window.start}, ${window.start + window.size}) includes step${outside.length > 1 ? "s" : ""} ${outside.join(", ")}, outside the trainable steps ${available ? `0…${trainable[available - 1]}` : "(none)"} of ${config.dynamics} with sampling.steps = ${sampling.steps}`,
         });
       }
     } else if (window.mode === "random") {
       window.candidates.forEach((size, k) => {
-        if (size > count) issues.push({ path: ["sampling", "window", "candidates", k], message: tooLarge(size) });
+        if (size > available) issues.push({ path: ["sampling", "window", "candidates", k], message: tooLarge(size) });
       });
-    } else if (window.mode === "sliding" && window.size > count) {
+    } else if (window.mode === "sliding" && window.size > available) {
       issues.push({ path: ["sampling", "window", "size"], message: tooLarge(window.size) });
     }
   }
-  if (config.eval.prompts !== undefined && config.eval.prompts.length === 0) {
+  if (Array.isArray(config.eval?.prompts) && config.eval.prompts.length === 0) {
     issues.push({ path: ["eval", "prompts"], message: "needs at least one prompt (leave it out to evaluate on prompts.pool)" });
   }
+  if (!Array.isArray(config.rewards)) return issues;
   config.rewards.forEach((reward, k) => {
+    if (typeof reward !== "object" || reward === null || typeof reward.name !== "string") return;
     // An unknown name may be a reward handed to runTrainingJob in-process (library use);
     // createReward rejects it, with a suggestion, when the CLI builds rewards by name.
     const schema = rewardOptionsSchema(reward.name);
@@ -80,6 +89,20 @@ export function trainConfigIssues(config: CheckedFields): Issue[] {
     }
   });
   return issues;
+}
+
+/** The window's own fields have the types its mode needs (else the field check reports it). */
+function windowParsed(window: WindowConfig): boolean {
+  switch (window.mode) {
+    case "fixed":
+      return Number.isInteger(window.start) && window.start >= 0 && count(window.size);
+    case "random":
+      return Array.isArray(window.candidates) && window.candidates.every(count);
+    case "sliding":
+      return count(window.size);
+    default:
+      return window.mode === "all";
+  }
 }
 
 /** For `.superRefine` on the config schema. */

@@ -2,10 +2,10 @@
  * `grpo-guard export`: the CSV and the TensorBoard event file of a real (tiny) run hold the
  * same scalars as metrics.jsonl; the event file's TFRecord framing and both CRCs read back.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +20,7 @@ import { crc32c, maskedCrc32c, metricsScalars, readTfRecords, tfRecord } from ".
 await initEngine();
 const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-export-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, GRPO_GUARD_THREADS: "1" } });

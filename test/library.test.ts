@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -69,6 +69,7 @@ test("library: a custom reward and a custom velocity model train through runTrai
   const epochs = records.filter((r) => r.type === "epoch");
   assert.deepEqual(epochs.map((r) => r.epoch), [0, 1, 2]);
   assert.ok(epochs.every((r) => r.type === "epoch" && r.optimizerSteps === 1 && r.rewards[0].name === "near-point"));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("library: a registered reward's options are checked by the config schema and by createReward", () => {

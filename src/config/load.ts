@@ -64,7 +64,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
 }
 
-const formatPath = (path: readonly PropertyKey[]): string => (path.length ? path.map(String).join(".") : "(root)");
+/** `a.b.0`, with keys that are not plain words quoted (`rewards.0." "`). */
+const formatPath = (path: readonly PropertyKey[]): string =>
+  path.length ? path.map((key) => (typeof key === "number" || /^[A-Za-z0-9_-]+$/.test(String(key)) ? String(key) : JSON.stringify(String(key)))).join(".") : "(root)";
 
 /** Validate `data` against `schema`, throwing a UserError that lists every problem. */
 export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, source: string): z.infer<S> {
@@ -104,11 +106,17 @@ export function applyOverrides(data: unknown, overrides: readonly string[]): unk
       throw new UserError(`--set ${override}: value is not valid YAML (${(err as Error).message.split("\n")[0]})`);
     }
     let node = root;
-    for (const key of path.slice(0, -1)) {
-      if (!Object.hasOwn(node, key) || node[key] === null || typeof node[key] !== "object") node[key] = {};
-      node = node[key] as Record<string, unknown>;
-    }
-    node[path[path.length - 1]] = value;
+    path.forEach((key, depth) => {
+      if (Array.isArray(node) && !(/^\d+$/.test(key) && Number(key) <= node.length)) {
+        // A list takes an index of an item or the next one (a huge index would allocate a huge list).
+        throw new UserError(`--set ${override}: "${path.slice(0, depth).join(".")}" is a list of ${node.length}; "${key}" is not an index 0…${node.length}`);
+      }
+      if (depth === path.length - 1) node[key] = value;
+      else {
+        if (!Object.hasOwn(node, key) || node[key] === null || typeof node[key] !== "object") node[key] = {};
+        node = node[key] as Record<string, unknown>;
+      }
+    });
   }
   return root;
 }

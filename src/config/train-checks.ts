@@ -16,7 +16,7 @@ export interface CheckedFields {
   groupSize: number;
   rewards: { name: string; options: Record<string, unknown> }[];
   train: { minibatch: number };
-  eval: { prompts?: string[] };
+  eval: { prompts?: string[]; steps: number; perPrompt: number };
 }
 
 type Issue = { path: (string | number)[]; message: string };
@@ -27,6 +27,8 @@ type Issue = { path: (string | number)[]; message: string };
  * (no exploration, zero policy gradient) and η > 2 a negative std. So only 0 < η ≤ 1 is meaningful.
  */
 export const CPS_MAX_ETA = 1;
+export const MAX_STEPS = 1000;
+export const MAX_TRAJECTORIES = 100_000;
 
 const count = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0;
 
@@ -45,12 +47,17 @@ export function trainConfigIssues(config: CheckedFields): Issue[] {
     });
   }
   const sampling = config.sampling ?? {};
+  // Upper bounds that keep a typo (steps: 100000000) from allocating until the process dies.
+  if (count(sampling.steps) && sampling.steps > MAX_STEPS) issues.push({ path: ["sampling", "steps"], message: `at most ${MAX_STEPS} steps` });
+  if (count(config.eval?.steps) && config.eval.steps > MAX_STEPS) issues.push({ path: ["eval", "steps"], message: `at most ${MAX_STEPS} steps` });
+  if (count(samples) && samples > MAX_TRAJECTORIES) issues.push({ path: ["groupSize"], message: `prompts.perEpoch × groupSize = ${samples} trajectories per epoch; at most ${MAX_TRAJECTORIES}` });
+  if (count(config.eval?.perPrompt) && config.eval.perPrompt > MAX_TRAJECTORIES) issues.push({ path: ["eval", "perPrompt"], message: `at most ${MAX_TRAJECTORIES}` });
   if (config.dynamics === "cps" && typeof sampling.eta === "number" && !(sampling.eta <= CPS_MAX_ETA)) {
     issues.push({ path: ["sampling", "eta"], message: `CPS needs 0 < η ≤ ${CPS_MAX_ETA} (std = s'·sin(η·π/2): η and 2 − η are the same dynamics, η = 2 has no noise)` });
   }
   const dynamics = Object.hasOwn(DYNAMICS, config.dynamics) ? DYNAMICS[config.dynamics] : undefined;
   const window = sampling.window as WindowConfig | undefined;
-  if (dynamics && count(sampling.steps) && typeof sampling.shift === "number" && sampling.shift > 0 && window && windowParsed(window)) {
+  if (dynamics && count(sampling.steps) && sampling.steps <= MAX_STEPS && typeof sampling.shift === "number" && sampling.shift > 0 && window && windowParsed(window)) {
     const trainable = trainableSteps(shiftedSchedule(sampling.steps, sampling.shift), dynamics);
     const available = trainable.length;
     const tooLarge = (size: number) => `window size ${size} exceeds the ${available} trainable steps of ${config.dynamics} with sampling.steps = ${sampling.steps}`;

@@ -137,7 +137,11 @@ export function createRewardServer(reward: Reward, options: RewardServerOptions 
 export function listen(server: Server, port: number, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new UserError(`port ${port} on ${host} is already in use; choose another with --port`) : err),
+      reject(
+        err.code === "EADDRINUSE"
+          ? new UserError(`port ${port} on ${host} is already in use; choose another with --port`)
+          : new UserError(`cannot listen on ${host}:${port} (${err.code ?? "error"}: ${err.message.replace(/^[A-Z]+: /, "")}); check --host and --port`),
+      ),
     );
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });

@@ -80,7 +80,8 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, so
         .join("\n  ");
     }
     const value = valueAt(data, issue.path);
-    const shown = value === undefined ? "missing" : JSON.stringify(value);
+    // A cross-field check can concern a field left at its default.
+    const shown = value === undefined ? (issue.code === "custom" ? "the default" : "missing") : JSON.stringify(value);
     return `${formatPath(issue.path)}: ${issue.message} (got ${shown})`;
   });
   throw new UserError(`${source}: invalid configuration\n  ${lines.join("\n  ")}`);

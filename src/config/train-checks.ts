@@ -41,9 +41,10 @@ export function trainConfigIssues(config: CheckedFields): Issue[] {
   const samples = config.prompts?.perEpoch * config.groupSize;
   const mb = config.train?.minibatch;
   if (count(samples) && count(mb) && (mb > samples || samples % mb !== 0)) {
+    const epoch = `the ${samples} trajectories of an epoch (prompts.perEpoch ${config.prompts.perEpoch} × groupSize ${config.groupSize})`;
     issues.push({
       path: ["train", "minibatch"],
-      message: `must divide the ${samples} trajectories of an epoch (prompts.perEpoch ${config.prompts.perEpoch} × groupSize ${config.groupSize}); otherwise ${samples % mb || samples} of them would never be trained`,
+      message: mb > samples ? `${mb} is larger than ${epoch}; use a divisor of ${samples}` : `must divide ${epoch}; with ${mb}, ${samples % mb} of them would never be trained`,
     });
   }
   const sampling = config.sampling ?? {};

@@ -61,7 +61,7 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       epochs: z.number().int().positive().default(20),
       innerEpochs: z.number().int().positive().default(1),
-      /** Trajectories per minibatch (all trained steps of each go into one forward/backward). */
+      /** Trajectories per minibatch (one optimizer step); must divide prompts.perEpoch × groupSize. */
       minibatch: z.number().int().positive().default(32),
       /** Rows (trained steps × trajectories) per batched forward/backward; gradients of the
        *  chunks are accumulated into one optimizer step. Bounded by jax-js's 4 GiB wasm memory. */

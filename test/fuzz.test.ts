@@ -188,6 +188,7 @@ const digitPrompt = (p: unknown) => typeof p === "string" && p.trim().split(/\s+
 
 const requestBody = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ text: JSON.stringify(v) ?? "", valid: false })) },
+  { weight: 1, arbitrary: fc.constantFrom("null", "[]", "0", '"x"', "{}", "", "true").map((text) => ({ text, valid: false })) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => ({ text: Buffer.from(b).toString("latin1"), valid: false })) },
   {
     weight: 6,

@@ -174,6 +174,8 @@ test("fuzz (a): CLI — bad configs, --set values and environment end with one n
     [["train", "--config", base, "--set", "eval.prompts=[]"], /eval\.prompts: needs at least one prompt/],
     [["train", "--config", base, "--set", "__proto__.polluted=1"], /--set __proto__\.polluted=1: .*not a config field/],
     [["train", "--config", base, "--set", "rewards.0.name=aesthetik"], /unknown reward "aesthetik" \(did you mean "aesthetic"\?\)/],
+    [["train", "--config", base, "--set", "output.dir=/etc/passwd/runs"], /output\.dir: run directory \/etc\/passwd\/runs\/fz: cannot write \((ENOTDIR|EEXIST)/],
+    [["train", "--config", base, "--set", "eval.prompts=[x]"], /eval\.prompts\.0: prompt "x": unknown word "x"/],
     [["sample", "-o", "/etc/passwd/x.png"], /--out \/etc\/passwd\/x\.png: cannot create its directory/],
     [["sample", "-n", "1"], /GRPO_GUARD_THREADS must be a non-negative integer.*"abc"/, { GRPO_GUARD_THREADS: "abc" }],
   ];

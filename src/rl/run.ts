@@ -84,18 +84,23 @@ export class RunExistsError extends UserError {
  * config.yaml stores them absolute (resolved against the directory `train` ran in); a
  * relative path found there — written by hand — is resolved against the run directory.
  */
-export function resolveConfigPaths(config: TrainConfig, base: string): TrainConfig {
-  const abs = (path: string | null | undefined) => (typeof path === "string" && path !== "" && !isAbsolute(path) ? resolve(base, path) : path);
+export function resolveConfigPaths(config: TrainConfig, base: string | ((path: string, field: string) => string)): TrainConfig {
+  const resolvePath = typeof base === "string" ? (path: string) => resolve(base, path) : base;
+  const abs = (path: string | null | undefined, field: string) => (typeof path === "string" && path !== "" && !isAbsolute(path) ? resolvePath(path, field) : path);
   return {
     ...config,
-    model: { ...config.model, weights: abs(config.model.weights) },
-    gold: { ...config.gold, judge: abs(config.gold.judge) ?? undefined },
-    rewards: config.rewards.map((r) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights) } } : r)),
+    model: { ...config.model, weights: abs(config.model.weights, "model.weights") },
+    gold: { ...config.gold, judge: abs(config.gold.judge, "gold.judge") ?? undefined },
+    rewards: config.rewards.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `rewards.${k}.options.weights`) } } : r)),
   };
 }
 
-/** The config of an existing run directory, its paths resolved (see resolveConfigPaths). */
-export function readRunConfig(dir: string): TrainConfig {
+/**
+ * The config of an existing run directory, its paths resolved (see resolveConfigPaths). Runs
+ * written before paths were stored absolute have paths relative to the directory `train` ran
+ * in: when such a path exists only there, it is used with a warning through `warn`.
+ */
+export function readRunConfig(dir: string, warn: (line: string) => void = (line) => process.stderr.write(line + "\n")): TrainConfig {
   const { config, dir: root } = runPaths(dir);
   if (!existsSync(config)) throw new UserError(`${dir}: not a run directory (no config.yaml)`);
   let data: unknown;
@@ -104,7 +109,13 @@ export function readRunConfig(dir: string): TrainConfig {
   } catch (err) {
     throw new UserError(`${config}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
   }
-  return resolveConfigPaths(validateConfig(TrainConfigSchema, data, config), root);
+  return resolveConfigPaths(validateConfig(TrainConfigSchema, data, config), (path, field) => {
+    const inRun = resolve(root, path);
+    const inCwd = resolve(path);
+    if (existsSync(inRun) || !existsSync(inCwd)) return inRun;
+    warn(`warning: ${config}: ${field} "${path}" is relative and not in the run directory; using ${inCwd} (relative to the working directory, as runs written before paths were stored absolute) — write it absolute to resume from anywhere`);
+    return inCwd;
+  });
 }
 
 /** Every prompt (prompts.pool, eval.prompts) must be readable by the model and every reward. */

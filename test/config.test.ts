@@ -32,6 +32,18 @@ const cases: [string, string | null, string[], RegExp][] = [
   ["bad window", "sampling:\n  window: { mode: fixed, start: 2 }\n", [], /sampling\.window\.size: .*\(got missing\)/],
   ["missing file", "MISSING", [], /nope\.yaml: cannot read config file \(no such file\)/],
   ["not YAML", "train: [unclosed\n", [], /not valid YAML/],
+  ["empty file", "", [], /empty config file/],
+  ["comment-only file", "# nothing here\n", [], /empty config file/],
+  ["minibatch that drops trajectories", "prompts:\n  perEpoch: 2\ngroupSize: 4\ntrain:\n  minibatch: 6\n", [], /train\.minibatch: must divide the 8 trajectories .*with 6, 2 of them would never be trained \(got 6\)/],
+  ["minibatch larger than an epoch", "prompts:\n  perEpoch: 2\ngroupSize: 4\n", [], /train\.minibatch: 32 is larger than the 8 trajectories of an epoch .*use a divisor of 8 \(got the default\)/],
+  ["CPS with η = 2", "dynamics: cps\nsampling:\n  eta: 2\n", [], /sampling\.eta: CPS needs 0 < η ≤ 1 .*\(got 2\)/],
+  ["random window larger than the steps", "sampling:\n  steps: 4\n  window: { mode: random, candidates: [2, 6] }\n", [], /sampling\.window\.candidates\.1: window size 6 exceeds the 4 trainable steps of flow-sde/],
+  ["CPS window at the last (untrainable) step", "dynamics: cps\nsampling:\n  eta: 0.5\n  steps: 4\n  window: { mode: fixed, start: 2, size: 2 }\n", [], /sampling\.window: fixed window \[2, 4\) includes step 3, outside the trainable steps 0…2 of cps/],
+  ["sliding window larger than the steps", null, ["sampling.window={mode: sliding, size: 11}"], /sampling\.window\.size: window size 11 exceeds the 10 trainable steps/],
+  ["empty eval.prompts", null, ["eval.prompts=[]"], /eval\.prompts: needs at least one prompt/],
+  ["wrongly typed reward option", null, ["rewards=[{name: toy-mode, options: {width: '2'}}]"], /rewards\.0\.options\.width: .*expected number/],
+  ["unknown reward option", null, ["rewards=[{name: digit-ocr, options: {weigths: x}}]"], /rewards\.0\.options: unknown option "weigths" for reward "digit-ocr"/],
+  ["--set into a list past its end", "prompts:\n  pool: ['1', '2']\n", ["prompts.pool.5=3"], /--set prompts\.pool\.5=3: "prompts\.pool" is a list of 2; "5" is not an index 0…2/],
 ];
 
 for (const [name, text, overrides, message] of cases) {

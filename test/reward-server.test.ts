@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "../src/engine/jax.js";
@@ -108,4 +108,46 @@ test("port in use → clear error with the port", async () => {
   const port = await listen(blocker, 0);
   await assert.rejects(listen(createServer(), port), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
   blocker.close();
+});
+
+test("client mistakes are 4xx with one line (never 500): null body, wrong sampleShape, prompts 'cat'/'10'/[], NaN/±Inf pixels", async () => {
+  const reward = digitOcrReward();
+  const server = createRewardServer(reward);
+  const port = await listen(server, 0);
+  const image = Buffer.from(new Float32Array(784).buffer).toString("base64");
+  const post = async (body: unknown) => {
+    const r = await fetch(`http://127.0.0.1:${port}/score`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) });
+    return { status: r.status, error: ((await r.json()) as { error?: string }).error ?? "" };
+  };
+  try {
+    const cases: [unknown, RegExp][] = [
+      ["null", /body must be a JSON object/],
+      [{ sampleShape: [28, 28], prompts: ["1"], images: image }, /digit classifier expects images of shape \[1,28,28\], got \[28,28\]/],
+      [{ sampleShape: [1, 28, 28], prompts: ["cat"], images: image }, /prompts\[0\]: digit-ocr: prompt "cat" names no digit/],
+      [{ sampleShape: [1, 28, 28], prompts: ["10"], images: image }, /prompts\[0\]: digit-ocr: prompt "10" names no digit/],
+      [{ sampleShape: [1, 28, 28], prompts: [], images: "" }, /prompts is empty/],
+    ];
+    for (const special of [NaN, Infinity, -Infinity]) {
+      const pixels = new Float32Array(784);
+      pixels[5] = special;
+      cases.push([{ sampleShape: [1, 28, 28], prompts: ["1"], images: Buffer.from(pixels.buffer).toString("base64") }, new RegExp(`images: value 5 \\(image 0\\) is ${special}; pixels must be finite`)]);
+    }
+    for (const [body, message] of cases) {
+      const { status, error } = await post(body);
+      assert.equal(status, 400, `${JSON.stringify(body).slice(0, 60)} → ${error}`);
+      assert.match(error, message);
+      assert.doesNotMatch(error, /\n/);
+    }
+  } finally {
+    server.close();
+    reward.dispose?.();
+  }
+});
+
+test("--host other than loopback: a warning, and an address that cannot be bound is one line", () => {
+  const r = spawnSync(process.execPath, [bin, "reward-server", "--reward", "aesthetic", "--host", "192.0.2.1", "--port", "0"], { encoding: "utf8", env: { ...process.env, GRPO_GUARD_THREADS: "1" }, timeout: 20_000 });
+  assert.match(r.stderr, /warning: --host 192\.0\.2\.1 is not a loopback address/);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /grpo-guard: cannot listen on 192\.0\.2\.1:0 \(EADDRNOTAVAIL/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m);
 });

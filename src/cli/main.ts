@@ -2,6 +2,7 @@
  * The `grpo-guard` command line. Every command validates its input and reports problems as
  * one clear line (file/flag/key and what was expected) with a non-zero exit code.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { UserError } from "../engine/errors.js";
 import { registerPretrain } from "./commands/pretrain.js";
@@ -15,11 +16,26 @@ import { registerDashboard } from "./commands/dashboard.js";
 import { registerReport } from "./commands/report.js";
 import { registerCompare } from "./commands/compare.js";
 import { registerRate } from "./commands/rate.js";
+import { registerExport } from "./commands/export.js";
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+/** A system error from a file operation (EACCES, ENOSPC, EROFS…) that no command turned into a UserError. */
+function fileSystemError(err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (!(err instanceof Error) || typeof e.code !== "string" || typeof e.syscall !== "string") return null;
+  const where = e.path ? `${e.path}${e.dest ? ` → ${e.dest}` : ""}` : e.syscall;
+  return `${where}: ${e.syscall} failed (${e.code}: ${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ .*$/, "")})`;
+}
 
 const program = new Command();
 program
   .name("grpo-guard")
   .description("Online RL fine-tuning of flow-matching image generators: Flow-GRPO, DanceGRPO and GRPO-Guard")
+  .version(packageVersion(), "-V, --version", "print the grpo-guard version")
   .showHelpAfterError()
   .exitOverride();
 
@@ -34,6 +50,7 @@ registerDashboard(program);
 registerReport(program);
 registerCompare(program);
 registerRate(program);
+registerExport(program);
 
 async function main(): Promise<number> {
   try {
@@ -44,6 +61,11 @@ async function main(): Promise<number> {
     if (err instanceof UserError) {
       process.stderr.write(`grpo-guard: ${err.message}\n`);
       return err.exitCode;
+    }
+    const fsMessage = fileSystemError(err);
+    if (fsMessage) {
+      process.stderr.write(`grpo-guard: ${fsMessage}\n`);
+      return 1;
     }
     process.stderr.write(`grpo-guard: internal error: ${(err as Error).stack ?? String(err)}\n`);
     return 1;

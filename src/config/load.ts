@@ -64,7 +64,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
 }
 
-const formatPath = (path: readonly PropertyKey[]): string => (path.length ? path.map(String).join(".") : "(root)");
+/** `a.b.0`, with keys that are not plain words quoted (`rewards.0." "`). */
+const formatPath = (path: readonly PropertyKey[]): string =>
+  path.length ? path.map((key) => (typeof key === "number" || /^[A-Za-z0-9_-]+$/.test(String(key)) ? String(key) : JSON.stringify(String(key)))).join(".") : "(root)";
 
 /** Validate `data` against `schema`, throwing a UserError that lists every problem. */
 export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, source: string): z.infer<S> {
@@ -78,7 +80,8 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, so
         .join("\n  ");
     }
     const value = valueAt(data, issue.path);
-    const shown = value === undefined ? "missing" : JSON.stringify(value);
+    // A cross-field check can concern a field left at its default.
+    const shown = value === undefined ? (issue.code === "custom" ? "the default" : "missing") : JSON.stringify(value);
     return `${formatPath(issue.path)}: ${issue.message} (got ${shown})`;
   });
   throw new UserError(`${source}: invalid configuration\n  ${lines.join("\n  ")}`);
@@ -86,21 +89,41 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, so
 
 /** Parse `a.b.c=value` overrides (value parsed as YAML: numbers, booleans, lists). */
 export function applyOverrides(data: unknown, overrides: readonly string[]): unknown {
+  if (overrides.length === 0) return data;
+  if (data !== undefined && data !== null && (typeof data !== "object" || Array.isArray(data))) {
+    throw new UserError(`--set: the config is ${Array.isArray(data) ? "a list" : `a ${typeof data}`}, expected a mapping of fields`);
+  }
   const root = (data ?? {}) as Record<string, unknown>;
   for (const override of overrides) {
     const eq = override.indexOf("=");
     if (eq <= 0) throw new UserError(`--set ${override}: expected key.path=value`);
     const path = override.slice(0, eq).split(".");
-    const value = parseYaml(override.slice(eq + 1)) as unknown;
-    let node = root;
-    for (const key of path.slice(0, -1)) {
-      if (node[key] === undefined || node[key] === null || typeof node[key] !== "object") node[key] = {};
-      node = node[key] as Record<string, unknown>;
+    const bad = path.find((key) => key === "" || FORBIDDEN_KEYS.has(key));
+    if (bad !== undefined) throw new UserError(`--set ${override}: "${override.slice(0, eq)}" is not a field path (${bad === "" ? "empty segment" : `"${bad}" is not a config field`})`);
+    let value: unknown;
+    try {
+      value = parseYaml(override.slice(eq + 1)) as unknown;
+    } catch (err) {
+      throw new UserError(`--set ${override}: value is not valid YAML (${(err as Error).message.split("\n")[0]})`);
     }
-    node[path[path.length - 1]] = value;
+    let node = root;
+    path.forEach((key, depth) => {
+      if (Array.isArray(node) && !(/^\d+$/.test(key) && Number(key) <= node.length)) {
+        // A list takes an index of an item or the next one (a huge index would allocate a huge list).
+        throw new UserError(`--set ${override}: "${path.slice(0, depth).join(".")}" is a list of ${node.length}; "${key}" is not an index 0…${node.length}`);
+      }
+      if (depth === path.length - 1) node[key] = value;
+      else {
+        if (!Object.hasOwn(node, key) || node[key] === null || typeof node[key] !== "object") node[key] = {};
+        node = node[key] as Record<string, unknown>;
+      }
+    });
   }
   return root;
 }
+
+/** Keys that would reach Object.prototype through `--set` (prototype pollution). */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 export function readConfigFile(path: string): unknown {
   let text: string;
@@ -110,11 +133,16 @@ export function readConfigFile(path: string): unknown {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`${path}: cannot read config file (${code === "ENOENT" ? "no such file" : (err as Error).message})`);
   }
+  let data: unknown;
   try {
-    return parseYaml(text) as unknown;
+    data = parseYaml(text) as unknown;
   } catch (err) {
     throw new UserError(`${path}: not valid YAML/JSON (${(err as Error).message.split("\n")[0]})`);
   }
+  // An empty file would otherwise train with every default, silently.
+  if (data === null || data === undefined) throw new UserError(`${path}: empty config file (expected a mapping of fields; see configs/)`);
+  if (typeof data !== "object" || Array.isArray(data)) throw new UserError(`${path}: the config is ${Array.isArray(data) ? "a list" : `a ${typeof data}`}, expected a mapping of fields`);
+  return data;
 }
 
 export function loadConfig<S extends z.ZodType>(schema: S, path: string | undefined, overrides: readonly string[] = []): z.infer<S> {

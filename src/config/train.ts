@@ -2,6 +2,7 @@
  * The RL training configuration (`grpo-guard train --config FILE`): one section per module.
  */
 import { z } from "zod";
+import { checkTrainConfig } from "./train-checks.js";
 
 const windowSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("all") }),
@@ -34,7 +35,7 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       steps: z.number().int().min(2).default(10),
       shift: z.number().positive().default(3),
-      /** Noise level η (> 0). */
+      /** Noise level η (> 0; CPS: 0 < η ≤ 1, see train-checks.ts). */
       eta: z.number().positive().default(0.7),
       window: windowSchema.default({ mode: "all" }),
       /** Same initial noise for every sample of a group. */
@@ -60,7 +61,7 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       epochs: z.number().int().positive().default(20),
       innerEpochs: z.number().int().positive().default(1),
-      /** Trajectories per minibatch (all trained steps of each go into one forward/backward). */
+      /** Trajectories per minibatch (one optimizer step); must divide prompts.perEpoch × groupSize. */
       minibatch: z.number().int().positive().default(32),
       /** Rows (trained steps × trajectories) per batched forward/backward; gradients of the
        *  chunks are accumulated into one optimizer step. Peak memory grows with it (≈ 11 MiB per
@@ -123,6 +124,8 @@ export const TrainConfigSchema = z.strictObject({
       maxSkipped: z.number().int().nonnegative().default(10),
     })
     .prefault({}),
-});
+})
+  // Cross-field checks (minibatch vs samples, window vs trainable steps, CPS η, reward options).
+  .superRefine(checkTrainConfig);
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;

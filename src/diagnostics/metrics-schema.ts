@@ -188,8 +188,7 @@ function unterminatedTail(path: string): string {
 
 /**
  * Read and validate a metrics.jsonl: the valid records in file order, and every other
- * non-empty line with its reason. Line numbers of schema violations assume no blank lines
- * between records (MetricsWriter never writes one).
+ * non-empty line with its reason and 1-based line number.
  */
 export function readValidatedMetrics(path: string): ValidatedMetrics {
   const raw = readMetrics(path);
@@ -206,12 +205,9 @@ export function readValidatedMetrics(path: string): ValidatedMetrics {
     const last = skipped[skipped.length - 1];
     if (!parses) Object.assign(last, { kind: "truncated", reason: `truncated last line (${Buffer.byteLength(tail)} bytes, no newline): ${last.reason}` });
   }
-  const jsonSkipped = new Set(raw.skipped.map((s) => s.line));
   const records: ValidMetricsRecord[] = [];
-  let line = 0;
-  for (const value of raw.records) {
-    do line++;
-    while (jsonSkipped.has(line));
+  for (const [k, value] of raw.records.entries()) {
+    const line = raw.lines[k];
     const result = validateMetricsRecord(value);
     if (result.ok) records.push(result.record);
     else skipped.push({ line, kind: "schema", reason: result.reason });

@@ -34,6 +34,8 @@ export class MetricsWriter {
 
 export interface ReadResult {
   records: MetricsRecord[];
+  /** The 1-based line number of each record. */
+  lines: number[];
   /** Lines that could not be parsed (e.g. a last line cut by a crash), 1-based. */
   skipped: { line: number; reason: string }[];
 }
@@ -41,16 +43,18 @@ export interface ReadResult {
 export function readMetrics(path: string): ReadResult {
   const text = readFileSync(path, "utf8");
   const records: MetricsRecord[] = [];
+  const lines: number[] = [];
   const skipped: ReadResult["skipped"] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     try {
       const value = JSON.parse(line) as MetricsRecord;
-      if (typeof value !== "object" || value === null || typeof value.type !== "string") throw new Error("no record type");
+      if (typeof value !== "object" || value === null || Array.isArray(value) || typeof value.type !== "string") throw new Error("no record type");
       records.push(value);
+      lines.push(i + 1);
     } catch (err) {
       skipped.push({ line: i + 1, reason: (err as Error).message });
     }
   });
-  return { records, skipped };
+  return { records, lines, skipped };
 }

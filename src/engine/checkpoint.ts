@@ -1,7 +1,7 @@
 /**
  * Checkpoints: one safetensors file per checkpoint holding the whole state tree (params,
  * EMA, optimizer moments…) plus a JSON `meta` document (step, RNG states, config) and a
- * SHA-256 checksum of the tensor bytes. Files are written atomically; `latest.json` is
+ * SHA-256 checksum of the tensor bytes and the meta document. Files are written atomically; `latest.json` is
  * updated only after the checkpoint file is complete, so "latest" is never half-written.
  * Reading verifies the checksum and falls back to the previous checkpoint with a warning.
  */
@@ -27,13 +27,18 @@ function checksum(tensors: Map<string, TensorRecord>): string {
   return hash.digest("hex");
 }
 
+/** SHA-256 of the tensors and the meta document together (checkpoints written since the meta is covered). */
+const stateChecksum = (tensors: Map<string, TensorRecord>, metaText: string): string =>
+  createHash("sha256").update(checksum(tensors)).update("\0meta:").update(metaText, "utf8").digest("hex");
+
 const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
 
 export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tensors = await treeToHost(state);
   const file = checkpointName(step);
-  const bytes = encodeSafetensors(tensors, { meta: JSON.stringify(meta), checksum: checksum(tensors) });
+  const metaText = JSON.stringify(meta);
+  const bytes = encodeSafetensors(tensors, { meta: metaText, stateChecksum: stateChecksum(tensors, metaText) });
   crashForTestsIfAsked(join(dir, file), bytes);
   try {
     writeFileAtomic(join(dir, file), bytes);
@@ -76,9 +81,20 @@ export function listCheckpoints(dir: string): string[] {
 
 function readVerified<M>(path: string): LoadedCheckpoint<M> {
   const file = decodeSafetensors(readFileSync(path), path);
-  const expected = file.metadata.checksum;
-  if (!expected || checksum(file.tensors) !== expected) throw new UserError(`${path}: checksum mismatch (corrupt checkpoint)`);
-  return { file: path, tensors: file.tensors, meta: JSON.parse(file.metadata.meta ?? "null") as M };
+  const metaText = file.metadata.meta;
+  if (metaText === undefined) throw new UserError(`${path}: no "meta" entry in the metadata (corrupt checkpoint)`);
+  const { stateChecksum: expected, checksum: legacy } = file.metadata;
+  if (expected !== undefined) {
+    if (stateChecksum(file.tensors, metaText) !== expected) throw new UserError(`${path}: checksum mismatch (corrupt checkpoint)`);
+  } else if (legacy === undefined || checksum(file.tensors) !== legacy) {
+    // Checkpoints written before the meta was covered carry a checksum of the tensors only.
+    throw new UserError(`${path}: checksum ${legacy === undefined ? "missing" : "mismatch"} (corrupt checkpoint)`);
+  }
+  try {
+    return { file: path, tensors: file.tensors, meta: JSON.parse(metaText) as M };
+  } catch {
+    throw new UserError(`${path}: metadata is not valid JSON (corrupt checkpoint)`);
+  }
 }
 
 /**

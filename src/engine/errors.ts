@@ -3,7 +3,7 @@
  * message without a stack trace and exits with a non-zero code.
  */
 export class UserError extends Error {
-  override readonly name = "UserError";
+  override readonly name: string = "UserError";
   constructor(message: string, readonly exitCode = 2) {
     super(message);
   }

@@ -2,7 +2,7 @@
  * The one place that sets up jax-js: Node 20 shims first (see platform.ts), then the wasm
  * backend. Everything else imports jax-js through this module.
  */
-import "./platform.js";
+import { platformError } from "./platform.js";
 import * as jax from "@jax-js/jax";
 
 export * from "@jax-js/jax";
@@ -12,6 +12,7 @@ let ready: Promise<void> | null = null;
 
 /** Initialise the wasm backend once; safe to call from every entry point. */
 export function initEngine(): Promise<void> {
+  if (platformError) return Promise.reject(platformError);
   ready ??= (async () => {
     const available = await jax.init("wasm");
     if (!available.includes("wasm")) {

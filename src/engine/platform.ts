@@ -20,6 +20,7 @@ import { availableParallelism } from "node:os";
 import { resolveObjectURL } from "node:buffer";
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { setFlagsFromString } from "node:v8";
+import { UserError } from "./errors.js";
 
 /** Worker body prelude: gives the evaluated browser-style source `self`, `postMessage`, `onmessage`. */
 const PRELUDE = `
@@ -69,14 +70,24 @@ export function requestedThreads(): number {
   if (raw === undefined || raw === "") return Math.min(8, availableParallelism());
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    throw new Error(`GRPO_GUARD_THREADS must be a non-negative integer, got "${raw}"`);
+    throw new UserError(`GRPO_GUARD_THREADS must be a non-negative integer (0 or 1 = no worker threads), got "${raw}"`);
   }
   return n;
 }
 
 if (process.env.GRPO_GUARD_RELAXED_SIMD === "1") setFlagsFromString("--experimental-wasm-relaxed-simd");
 
-const threads = requestedThreads();
+/**
+ * A bad GRPO_GUARD_THREADS must not throw here (at import, before any command could report it
+ * as one line): it is kept, no worker pool is installed, and `initEngine` throws it.
+ */
+export let platformError: UserError | null = null;
+let threads = 0;
+try {
+  threads = requestedThreads();
+} catch (err) {
+  platformError = err as UserError;
+}
 const globals = globalThis as Record<string, unknown>;
 if (threads > 1 && typeof globals.Worker === "undefined") {
   globals.Worker = BlobWorker;

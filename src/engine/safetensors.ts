@@ -63,13 +63,19 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   } catch (err) {
     throw new UserError(`${source}: corrupt safetensors header (invalid JSON: ${(err as Error).message})`);
   }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new UserError(`${source}: corrupt safetensors header (expected a JSON object, got ${header === null ? "null" : Array.isArray(header) ? "a list" : typeof header})`);
+  }
   const dataStart = 8 + headerLength;
   const dataLength = buf.length - dataStart;
   const tensors = new Map<string, TensorRecord>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = (entry ?? {}) as Record<string, string>;
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === "string")) {
+        throw new UserError(`${source}: corrupt safetensors header (__metadata__ must map names to strings)`);
+      }
+      metadata = entry as Record<string, string>;
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -80,15 +86,18 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     if (!Array.isArray(offsets) || offsets.length !== 2) {
       throw new UserError(`${source}: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
-    const [begin, end] = offsets as number[];
+    const [begin, end] = offsets as unknown[];
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+      throw new UserError(`${source}: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)} (expected two integers)`);
+    }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end <= dataLength && end - begin === count * 4)) {
+    if (!((begin as number) >= 0 && (end as number) <= dataLength && (end as number) - (begin as number) === count * 4)) {
       throw new UserError(
         `${source}: tensor "${name}" data_offsets [${begin}, ${end}] do not fit shape [${shape}] in ${dataLength} data bytes (file truncated or corrupt?)`,
       );
     }
     const copy = new Float32Array(count);
-    Buffer.from(copy.buffer).set(buf.subarray(dataStart + begin, dataStart + end));
+    Buffer.from(copy.buffer).set(buf.subarray(dataStart + (begin as number), dataStart + (end as number)));
     tensors.set(name, { shape: shape as number[], data: copy });
   }
   return { tensors, metadata };

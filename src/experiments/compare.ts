@@ -40,7 +40,7 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
       // reach the proxy levels GRPO-Guard reaches within the same epochs.
       { label: "flow-grpo-lr5e-4", algorithm: "flow-grpo", dynamics: "flow-sde", overrides: ["train.lr=5e-4"] },
     ],
-    // Budget: 15 runs × 30 epochs ≈ 2.5 h on 2 cores. 30 epochs at lr 1e-4 is where the
+    // Budget: 15 runs × 30 epochs ≈ 2 h on 2 cores (docs/results.md). 30 epochs at lr 1e-4 is where the
     // default experiment's gold score peaks and falls; 16 samples per digit keep the
     // per-class Fréchet distance comparable between methods (it is biased upward at small n).
     epochs: 30,

@@ -9,6 +9,7 @@ import { disposeTree, type ParamTree } from "../engine/tree.js";
 import { createClassifier, type Classifier, type ClassifierConfig } from "./classifier.js";
 import type { VelocityModel } from "./model.js";
 import { createModel, type ModelConfig } from "./registry.js";
+import { velocityConfigProblem } from "./config-schema.js";
 
 export interface LoadedWeights<M> {
   model: M;
@@ -32,6 +33,7 @@ function load<M extends { init(key: ReturnType<typeof random.key>): ParamTree },
   path: string,
   format: string,
   build: (config: C) => M,
+  check: (config: unknown) => string | null = () => null,
 ): LoadedWeights<M> {
   const file = readSafetensorsFile(path);
   const declared = file.metadata.format;
@@ -39,13 +41,16 @@ function load<M extends { init(key: ReturnType<typeof random.key>): ParamTree },
     throw new UserError(`${path}: is a "${declared}" file, expected "${format}"`);
   }
   const config = metadataJson<C>(file, "config", path);
+  const problem = check(config);
+  if (problem) throw new UserError(`${path}: metadata "config" does not describe a valid model (${problem})`);
   let model: M;
+  let template: ParamTree;
   try {
     model = build(config);
+    template = model.init(random.key(0));
   } catch (err) {
     throw new UserError(`${path}: metadata "config" does not describe a valid model (${(err as Error).message})`);
   }
-  const template = model.init(random.key(0));
   try {
     const params = treeFromTensors(template, file.tensors, path);
     return { model, params, metadata: parseAll(file.metadata) };
@@ -55,7 +60,7 @@ function load<M extends { init(key: ReturnType<typeof random.key>): ParamTree },
 }
 
 export function loadVelocityModel(path: string): LoadedWeights<VelocityModel> {
-  return load<VelocityModel, ModelConfig>(path, "grpo-guard/model", createModel);
+  return load<VelocityModel, ModelConfig>(path, "grpo-guard/model", createModel, velocityConfigProblem);
 }
 
 export function loadClassifier(path: string): LoadedWeights<Classifier> {

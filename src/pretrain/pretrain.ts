@@ -3,6 +3,7 @@
  * checkpoints (full state, resumable to the same batches and noise) → final EMA weights
  * written as safetensors with the model config and recipe in the metadata.
  */
+import { UserError } from "../engine/errors.js";
 import { mkdirSync, appendFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { jit, numpy as np, valueAndGrad, type JaxArray } from "../engine/jax.js";
@@ -78,6 +79,8 @@ export async function pretrain(
       keys = KeyChain.restore(found.meta.keys);
       wallBefore = found.meta.wallSeconds;
       log(`resumed from ${found.file} at step ${step}`);
+    } else {
+      throw new UserError(`${config.checkpoint.dir}: no valid checkpoint to resume from (drop --resume to start a new pretraining run)`);
     }
   }
 

@@ -71,6 +71,7 @@ export function digitOcrReward(reader: DigitReader = DigitReader.fromFile()): Re
   const classes = reader.classifier.config.classes;
   return {
     name: "digit-ocr",
+    checkPrompt: (prompt) => void promptDigit(prompt),
     async score({ images, sampleShape, prompts }: RewardBatch): Promise<Float32Array> {
       const probs = await reader.probabilities(images, sampleShape);
       return Float32Array.from(prompts, (prompt, i) => probs[i * classes + promptDigit(prompt)]);

@@ -17,7 +17,8 @@ import type { Reward, RewardBatch } from "./reward.js";
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-class HttpError extends Error {
+/** An HTTP status with a one-line message for the client (4xx: the client's mistake). */
+export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
@@ -29,17 +30,28 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * The request body, at most `maxBytes` (declared or, for a chunked body, counted). Past the
+ * limit the rest is read and dropped, so that the client can still read the 413 answer
+ * (destroying the socket would reset the connection under it).
+ */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? NaN);
-    if (declared > maxBytes) return reject(new HttpError(413, `request of ${declared} bytes exceeds the limit of ${maxBytes}`));
+    if (declared > maxBytes) {
+      req.resume();
+      return reject(new HttpError(413, `request of ${declared} bytes exceeds the limit of ${maxBytes}`));
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on("data", (chunk: Buffer) => {
+      if (over) return;
       size += chunk.length;
       if (size > maxBytes) {
+        over = true;
+        chunks.length = 0;
         reject(new HttpError(413, `request exceeds the limit of ${maxBytes} bytes`));
-        req.destroy();
       } else chunks.push(chunk);
     });
     req.on("end", () => resolve(Buffer.concat(chunks)));
@@ -47,22 +59,34 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   });
 }
 
+/** Most values one sample may have (a 4096×4096×4 image); beyond it sampleShape is a mistake. */
+const MAX_SAMPLE_VALUES = 1 << 26;
+
 export function decodeScoreRequest(body: Buffer): RewardBatch {
-  let parsed: { sampleShape?: unknown; prompts?: unknown; images?: unknown };
+  let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString("utf8"));
   } catch {
     throw new HttpError(400, "body is not JSON");
   }
-  const { sampleShape, prompts, images } = parsed;
-  if (!Array.isArray(sampleShape) || !sampleShape.every((d) => Number.isInteger(d) && d > 0)) throw new HttpError(400, "sampleShape must be a list of positive integers");
-  if (!Array.isArray(prompts) || !prompts.every((p) => typeof p === "string")) throw new HttpError(400, "prompts must be a list of strings");
-  if (typeof images !== "string") throw new HttpError(400, "images must be a base64 string of float32 values");
-  const bytes = Buffer.from(images, "base64");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new HttpError(400, `body must be a JSON object {sampleShape, prompts, images}, got ${parsed === null ? "null" : Array.isArray(parsed) ? "a list" : typeof parsed}`);
+  }
+  const { sampleShape, prompts, images } = parsed as { sampleShape?: unknown; prompts?: unknown; images?: unknown };
+  if (!Array.isArray(sampleShape) || sampleShape.length === 0 || !sampleShape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new HttpError(400, "sampleShape must be a non-empty list of positive integers");
+  }
   const per = (sampleShape as number[]).reduce((a, b) => a * b, 1);
-  if (bytes.length !== prompts.length * per * 4) throw new HttpError(400, `images hold ${bytes.length / 4} values, expected ${prompts.length} × ${per}`);
+  if (per > MAX_SAMPLE_VALUES) throw new HttpError(400, `sampleShape [${sampleShape.join(", ")}] has ${per} values per sample (at most ${MAX_SAMPLE_VALUES})`);
+  if (!Array.isArray(prompts) || !prompts.every((p) => typeof p === "string")) throw new HttpError(400, "prompts must be a list of strings");
+  if (prompts.length === 0) throw new HttpError(400, "prompts is empty: send at least one image and its prompt");
+  if (typeof images !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(images)) throw new HttpError(400, "images must be a base64 string of little-endian float32 values");
+  const bytes = Buffer.from(images, "base64");
+  if (bytes.length !== prompts.length * per * 4) throw new HttpError(400, `images hold ${bytes.length / 4} values, expected ${prompts.length} prompts × ${per} values (sampleShape [${sampleShape.join(", ")}])`);
   const data = new Float32Array(bytes.length / 4);
   Buffer.from(data.buffer).set(bytes);
+  const bad = data.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new HttpError(400, `images: value ${bad} (image ${Math.floor(bad / per)}) is ${data[bad]}; pixels must be finite`);
   return { images: data, sampleShape: sampleShape as number[], prompts: prompts as string[] };
 }
 
@@ -84,12 +108,27 @@ export function createRewardServer(reward: Reward, options: RewardServerOptions 
         if (req.method === "GET" && req.url === "/health") return send(res, 200, { ok: true, reward: reward.name });
         if (req.method !== "POST" || req.url !== "/score") throw new HttpError(404, `no route ${req.method} ${req.url} (use POST /score or GET /health)`);
         const batch = decodeScoreRequest(await readBody(req, maxBytes));
-        const scores = await reward.score(batch);
-        send(res, 200, { scores: Array.from(scores) });
+        batch.prompts.forEach((prompt, i) => {
+          try {
+            reward.checkPrompt?.(prompt);
+          } catch (err) {
+            throw err instanceof UserError ? new HttpError(400, `prompts[${i}]: ${err.message}`) : err;
+          }
+        });
+        let scores: Float32Array;
+        try {
+          scores = await reward.score(batch);
+        } catch (err) {
+          // A UserError is the reward rejecting this input (shape, prompt): the client's mistake.
+          throw err instanceof UserError ? new HttpError(400, err.message) : err;
+        }
+        send(res, 200, { scores: Array.from(scores, (x) => (Number.isFinite(x) ? x : null)) });
       } catch (err) {
         const status = err instanceof HttpError ? err.status : 500;
         if (status === 413) res.setHeader("connection", "close");
-        send(res, status, { error: (err as Error).message });
+        const message = status === 500 ? `internal error in reward "${reward.name}"` : (err as Error).message;
+        if (status === 500) process.stderr.write(`reward-server: ${(err as Error).stack ?? String(err)}\n`);
+        send(res, status, { error: message });
       }
     })();
   });
@@ -98,7 +137,11 @@ export function createRewardServer(reward: Reward, options: RewardServerOptions 
 export function listen(server: Server, port: number, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new UserError(`port ${port} on ${host} is already in use; choose another with --port`) : err),
+      reject(
+        err.code === "EADDRINUSE"
+          ? new UserError(`port ${port} on ${host} is already in use; choose another with --port`)
+          : new UserError(`cannot listen on ${host}:${port} (${err.code ?? "error"}: ${err.message.replace(/^[A-Z]+: /, "")}); check --host and --port`),
+      ),
     );
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });

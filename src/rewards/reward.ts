@@ -12,5 +12,7 @@ export interface RewardBatch {
 export interface Reward {
   readonly name: string;
   score(batch: RewardBatch): Promise<Float32Array>;
+  /** Throw a UserError when this reward cannot score images made for `prompt` (checked before training). */
+  checkPrompt?(prompt: string): void;
   dispose?(): void;
 }

@@ -13,7 +13,7 @@ export interface AdvantageOptions {
 
 export interface AdvantageResult {
   advantages: Float32Array;
-  /** Fraction of groups whose rewards are all identical (per reward, then any reward). */
+  /** Fraction of groups whose rewards are all identical, one entry per reward. */
   zeroStdFraction: number[];
   /** Mean within-group reward std, per reward. */
   groupStdMean: number[];

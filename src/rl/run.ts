@@ -4,8 +4,8 @@
  * training state, and the final EMA policy. A run killed at any instant resumes from its
  * last complete checkpoint and continues exactly (same noise, prompts, minibatch order).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
 import { listCheckpoints, readLatestCheckpoint, writeCheckpoint } from "../engine/checkpoint.js";
@@ -19,6 +19,7 @@ import type { VelocityModel } from "../models/model.js";
 import { initialAlarmState, updateAlarm, type AlarmState } from "../diagnostics/alarm.js";
 import type { GoldPanel } from "../rewards/gold.js";
 import { numpy as np } from "../engine/jax.js";
+import { tokenizePrompt } from "../models/prompts.js";
 import { GrpoTrainer, type EpochRecord, type EvalRecord, type FaultEvent, type TrainerMeta, type WeightedReward } from "./trainer.js";
 
 export interface RunPaths {
@@ -67,11 +68,78 @@ export interface RunOutcome {
   alarmEpoch: number | null;
 }
 
-/** The resolved config of an existing run directory. */
-export function readRunConfig(dir: string): TrainConfig {
-  const { config } = runPaths(dir);
+/** `--resume` of a run that has recorded epochs but no checkpoint to continue from. */
+export class NoCheckpointError extends UserError {
+  override readonly name = "NoCheckpointError";
+}
+
+/** A fresh run whose directory already holds another run's records or checkpoints. */
+export class RunExistsError extends UserError {
+  override readonly name = "RunExistsError";
+}
+
+/**
+ * The file paths of a training config: `model.weights`, `gold.judge` and a `digit-ocr`
+ * reward's `options.weights`, each resolved against `base` when relative. A run's
+ * config.yaml stores them absolute (resolved against the directory `train` ran in); a
+ * relative path found there — written by hand — is resolved against the run directory.
+ */
+export function resolveConfigPaths(config: TrainConfig, base: string | ((path: string, field: string) => string)): TrainConfig {
+  const resolvePath = typeof base === "string" ? (path: string) => resolve(base, path) : base;
+  const abs = (path: string | null | undefined, field: string) => (typeof path === "string" && path !== "" && !isAbsolute(path) ? resolvePath(path, field) : path);
+  return {
+    ...config,
+    model: { ...config.model, weights: abs(config.model.weights, "model.weights") },
+    gold: { ...config.gold, judge: abs(config.gold.judge, "gold.judge") ?? undefined },
+    rewards: config.rewards.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `rewards.${k}.options.weights`) } } : r)),
+  };
+}
+
+/**
+ * The config of an existing run directory, its paths resolved (see resolveConfigPaths). Runs
+ * written before paths were stored absolute have paths relative to the directory `train` ran
+ * in: when such a path exists only there, it is used with a warning through `warn`.
+ */
+export function readRunConfig(dir: string, warn: (line: string) => void = (line) => process.stderr.write(line + "\n")): TrainConfig {
+  const { config, dir: root } = runPaths(dir);
   if (!existsSync(config)) throw new UserError(`${dir}: not a run directory (no config.yaml)`);
-  return validateConfig(TrainConfigSchema, parseYaml(readFileSync(config, "utf8")), config);
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(config, "utf8"));
+  } catch (err) {
+    throw new UserError(`${config}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
+  }
+  return resolveConfigPaths(validateConfig(TrainConfigSchema, data, config), (path, field) => {
+    const inRun = resolve(root, path);
+    const inCwd = resolve(path);
+    if (existsSync(inRun) || !existsSync(inCwd)) return inRun;
+    warn(`warning: ${config}: ${field} "${path}" is relative and not in the run directory; using ${inCwd} (relative to the working directory, as runs written before paths were stored absolute) — write it absolute to resume from anywhere`);
+    return inCwd;
+  });
+}
+
+/** Every prompt (prompts.pool, eval.prompts) must be readable by the model and every reward. */
+export function checkPrompts(config: TrainConfig, model: VelocityModel, rewards: readonly WeightedReward[]): void {
+  const lists: [string, readonly string[]][] = [["prompts.pool", config.prompts.pool]];
+  if (config.eval.prompts) lists.push(["eval.prompts", config.eval.prompts]);
+  for (const [field, prompts] of lists) {
+    prompts.forEach((prompt, i) => {
+      try {
+        tokenizePrompt(prompt, model.config.vocab, model.config.promptLength);
+        for (const { reward } of rewards) reward.checkPrompt?.(prompt);
+      } catch (err) {
+        if (err instanceof UserError) throw new UserError(`${field}.${i}: ${err.message}`);
+        throw err;
+      }
+    });
+  }
+}
+
+const fileSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
+
+function fsError(err: unknown, what: string): UserError {
+  const e = err as NodeJS.ErrnoException;
+  return new UserError(`${what}: cannot write (${e.code ?? "error"}: ${e.message.replace(/^[A-Z]+: /, "")})`);
 }
 
 export function epochMetrics(record: EpochRecord): Record<string, unknown> {
@@ -91,16 +159,45 @@ export async function runTrainingJob(
   model: VelocityModel,
   params: ParamTree,
   rewards: readonly WeightedReward[],
-  options: { resume?: boolean; stopRequested?: () => boolean; hooks?: RunHooks; gold?: GoldPanel | null } = {},
+  options: {
+    /** The run directory (default `output.dir/name`); `--resume DIR` passes DIR. */
+    runDir?: string;
+    resume?: boolean;
+    /** Discard the run's records and checkpoints and start it over (fresh or resumed). */
+    restart?: boolean;
+    stopRequested?: () => boolean;
+    hooks?: RunHooks;
+    gold?: GoldPanel | null;
+  } = {},
 ): Promise<RunOutcome> {
   const hooks = options.hooks ?? {};
   const log = hooks.log ?? (() => {});
-  const paths = runPaths(join(config.output.dir, config.name));
-  if (!options.resume && listCheckpoints(paths.checkpoints).length > 0) {
-    throw new UserError(`${paths.dir} already holds a run; continue it with --resume ${paths.dir} or choose another name (--set name=…)`);
+  const paths = runPaths(options.runDir ?? join(config.output.dir, config.name));
+  checkPrompts(config, model, rewards);
+  const hasRecords = fileSize(paths.metrics) > 0;
+  const hasCheckpoints = listCheckpoints(paths.checkpoints).length > 0;
+  if (!options.resume && (hasRecords || hasCheckpoints) && !options.restart) {
+    throw new RunExistsError(`${paths.dir} already holds a run; continue it with --resume ${paths.dir}, start it over with --restart, or choose another name (--set name=…)`);
   }
-  mkdirSync(paths.images, { recursive: true });
-  writeFileSync(paths.config, toYaml(config));
+  let found = options.resume && !options.restart ? readLatestCheckpoint<CheckpointMeta>(paths.checkpoints, log) : null;
+  if (options.resume && !found && hasRecords && !options.restart) {
+    throw new NoCheckpointError(
+      `${paths.dir}: metrics.jsonl holds records but there is no valid checkpoint in ${paths.checkpoints} to continue from; resuming would start over and discard them — pass --restart to start the run over`,
+    );
+  }
+  if (options.restart && (hasRecords || hasCheckpoints)) {
+    rmSync(paths.checkpoints, { recursive: true, force: true });
+    rmSync(paths.images, { recursive: true, force: true });
+    for (const file of [paths.metrics, paths.policy, paths.bestGold]) rmSync(file, { force: true });
+    log(`restarting ${paths.dir}: its records and checkpoints were removed`);
+  }
+  try {
+    mkdirSync(paths.images, { recursive: true });
+    // A resumed run keeps its config.yaml (the record of the run); a fresh one stores its paths absolute.
+    if (!options.resume || !existsSync(paths.config)) writeFileSync(paths.config, toYaml(resolveConfigPaths(config, process.cwd())));
+  } catch (err) {
+    throw fsError(err, `output.dir: run directory ${paths.dir}`);
+  }
   const metrics = new MetricsWriter(paths.metrics);
   let alarm = initialAlarmState();
   let alarmAction: "stop" | "rollback" | null = null;
@@ -128,7 +225,12 @@ export async function runTrainingJob(
         }
       }
       if (record.sampleShape.length === 3) {
-        writeFileSync(join(paths.images, `eval-${String(record.epoch).padStart(4, "0")}.png`), encodeGridPng(record.images, { cols: config.eval.perPrompt, shape: record.sampleShape }));
+        const grid = join(paths.images, `eval-${String(record.epoch).padStart(4, "0")}.png`);
+        try {
+          writeFileSync(grid, encodeGridPng(record.images, { cols: config.eval.perPrompt, shape: record.sampleShape }));
+        } catch (err) {
+          throw fsError(err, grid);
+        }
       }
       hooks.onEvaluation?.(record);
     },
@@ -140,7 +242,6 @@ export async function runTrainingJob(
 
   let first: EvalRecord | undefined;
   if (options.resume) {
-    const found = readLatestCheckpoint<CheckpointMeta>(paths.checkpoints, log);
     if (found) {
       const { tensors } = trainer.exportState();
       const reference = found.tensors.get("goldReference");
@@ -150,6 +251,7 @@ export async function runTrainingJob(
       alarm = found.meta.alarm ?? initialAlarmState();
       if (options.gold && reference) options.gold.driftReference = reference.data;
       log(`resumed ${paths.dir} at epoch ${trainer.epoch} from ${found.file}`);
+      found = null;
     } else {
       metrics.truncateTo(0);
       log(`no valid checkpoint in ${paths.checkpoints}; starting ${paths.dir} from the beginning`);

@@ -2,8 +2,9 @@
  * The GRPO trainer: one loop for every algorithm × dynamics.
  *
  *   epoch: window (E6) → prompts × G → SDE rollout with log-probs → rewards → advantages (E7)
- *          → inner epochs × shuffled minibatches: one jit(loss → grad → clip → Adam → EMA)
- *            over all trained steps of the minibatch at once (E8–E10)
+ *          → inner epochs × shuffled minibatches: jitted loss → grad over chunks of at most
+ *            train.chunkRows rows (trained steps × trajectories), gradients summed, then one
+ *            jit(clip → Adam → EMA) per minibatch (E8–E10)
  *          → per-step diagnostics (E11) → logger
  *   evaluate(): EMA weights → ODE with fixed noise → proxy rewards (+ gold panel) → logger
  *   (the epoch/evaluation/checkpoint schedule of a run lives in run.ts)

@@ -12,13 +12,16 @@ export function registerPretrain(program: Command): void {
     .description("train a flow-matching velocity model (rectified flow, EMA) on MNIST digits or 2-D toy data")
     .option("-c, --config <file>", "YAML/JSON config (see configs/pretrain/)")
     .option("--set <key=value>", "override a config field, e.g. --set train.steps=500 (repeatable)", collect, [])
-    .option("--resume", "continue from the newest valid checkpoint in checkpoint.dir")
-    .action(async (opts: { config?: string; set: string[]; resume?: boolean }) => {
-      const config = loadConfig(PretrainConfigSchema, opts.config, opts.set);
+    .option("--resume [checkpoint-dir]", "continue from the newest valid checkpoint in <checkpoint-dir> (as `train --resume <run-dir>`); a bare --resume (deprecated) uses checkpoint.dir")
+    .action(async (opts: { config?: string; set: string[]; resume?: boolean | string }) => {
+      const set = [...opts.set];
+      if (typeof opts.resume === "string") set.push(`checkpoint.dir=${JSON.stringify(opts.resume)}`);
+      else if (opts.resume) process.stderr.write("note: a bare --resume is deprecated; name the directory as in train: --resume <checkpoint-dir>\n");
+      const config = loadConfig(PretrainConfigSchema, opts.config, set);
       await initEngine();
       const bar = progressBar("pretrain", config.train.steps, "| loss {loss}");
       const result = await pretrain(config, {
-        resume: opts.resume,
+        resume: Boolean(opts.resume),
         onProgress: ({ step, loss }) => bar.update(step, { loss: loss.toFixed(4) }),
         log: (line) => process.stderr.write(line + "\n"),
       });

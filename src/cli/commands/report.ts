@@ -3,6 +3,7 @@ import { UserError } from "../../engine/errors.js";
 import { resolveRunDirs } from "../../dashboard/runs.js";
 import { shortPath, writeReport } from "../../dashboard/report.js";
 import { positiveInt } from "../options.js";
+import { checkWritableDir } from "../paths.js";
 
 export function registerReport(program: Command): void {
   program
@@ -14,6 +15,7 @@ export function registerReport(program: Command): void {
     .action((dirs: string[], opts: { out: string; epochs: number }) => {
       if (dirs.length === 0) throw new UserError("report: give at least one run directory");
       const runs = resolveRunDirs(dirs);
+      checkWritableDir(opts.out, "--out");
       const { files } = writeReport(runs, opts.out, { epochPanels: opts.epochs });
       console.log(`report of ${runs.length} run${runs.length === 1 ? "" : "s"} written:`);
       for (const file of files) console.log(`  ${shortPath(file)}`);

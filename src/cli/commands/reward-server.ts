@@ -4,6 +4,11 @@ import { createReward } from "../../rewards/registry.js";
 import { createRewardServer, DEFAULT_MAX_BYTES, listen } from "../../rewards/http.js";
 import { nonNegativeInt, positiveInt } from "../options.js";
 
+/** 127.0.0.0/8, ::1 and "localhost": reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export function registerRewardServer(program: Command): void {
   program
     .command("reward-server")
@@ -13,6 +18,9 @@ export function registerRewardServer(program: Command): void {
     .option("--host <address>", "address to bind (loopback by default)", "127.0.0.1")
     .option("--max-bytes <n>", "largest accepted request body", positiveInt("--max-bytes"), DEFAULT_MAX_BYTES)
     .action(async (opts: { reward: string; port: number; host: string; maxBytes: number }) => {
+      if (!isLoopback(opts.host)) {
+        process.stderr.write(`warning: --host ${opts.host} is not a loopback address: the reward server has no authentication, and anyone who can reach ${opts.host}:${opts.port} can use it\n`);
+      }
       await initEngine();
       const reward = createReward(opts.reward);
       const server = createRewardServer(reward, { maxBytes: opts.maxBytes });

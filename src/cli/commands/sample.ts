@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { initEngine } from "../../engine/jax.js";
 import { encodeGridPng } from "../../diagnostics/image-grid.js";
@@ -9,6 +8,7 @@ import { DigitReader, DEFAULT_DIGIT_CLASSIFIER } from "../../rewards/digit-ocr.j
 import { DEFAULT_BASE_MODEL, DEFAULT_SAMPLE_STEPS } from "../defaults.js";
 import { nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
 import { progressBar } from "../progress.js";
+import { checkWritableFile, writeOrExplain } from "../paths.js";
 
 interface SampleOptions {
   model: string;
@@ -37,6 +37,7 @@ export function addSamplingOptions(command: Command): Command {
 }
 
 async function runSample(opts: SampleOptions): Promise<{ out: string; accuracy?: number }> {
+  checkWritableFile(opts.out, "--out");
   await initEngine();
   const { model, params } = loadVelocityModel(opts.model);
   const prompts = opts.prompts.split(",").map((p) => p.trim());
@@ -48,12 +49,11 @@ async function runSample(opts: SampleOptions): Promise<{ out: string; accuracy?:
     (done) => bar.update(done),
   );
   bar.stop();
-  mkdirSync(dirname(opts.out), { recursive: true });
   const cols = Math.min(opts.grid ?? opts.perPrompt, opts.perPrompt);
   const per = model.config.sampleShape.reduce((a, b) => a * b, 1);
   const shown = new Float32Array(prompts.length * cols * per);
   prompts.forEach((_, row) => shown.set(images.subarray(row * opts.perPrompt * per, (row * opts.perPrompt + cols) * per), row * cols * per));
-  writeFileSync(opts.out, encodeGridPng(shown, { cols, shape: model.config.sampleShape }));
+  writeOrExplain(opts.out, "--out", () => writeFileSync(opts.out, encodeGridPng(shown, { cols, shape: model.config.sampleShape })));
   console.log(`wrote ${opts.out} (${prompts.length} rows × ${cols} of ${opts.perPrompt} samples per prompt, ${opts.steps} ODE steps, guidance ${opts.guidance})`);
   if (!opts.judge) return { out: opts.out };
   const reader = DigitReader.fromFile(opts.classifier ?? DEFAULT_DIGIT_CLASSIFIER);

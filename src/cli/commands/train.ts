@@ -42,15 +42,15 @@ export function formatEpochLine(r: EpochRecord): string {
 }
 
 /** Train (or resume) a run with a progress bar and one line per epoch. */
-export async function runTraining(config: TrainConfig, options: { resume?: boolean; echo?: (line: string) => void } = {}): Promise<RunOutcome> {
+export async function runTraining(config: TrainConfig, options: { resume?: boolean; restart?: boolean; runDir?: string; echo?: (line: string) => void } = {}): Promise<RunOutcome> {
   const echo = options.echo ?? console.log;
   await initEngine();
   const { model, params, source } = loadPolicy(config);
-  const rewards = config.rewards.map((r) => ({ reward: createReward(r.name, r.options), weight: r.weight }));
+  const rewards = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
   const isDigits = model.config.sampleShape.join("x") === "1x28x28";
   if (config.gold.enabled === "on" && !isDigits) throw new UserError(`gold.enabled = on needs a 28×28 digit model; this model makes samples of shape [${model.config.sampleShape}]`);
   const gold = config.gold.enabled === "off" || !isDigits ? null : await GoldPanel.fromFile(config.gold.judge ?? DEFAULT_JUDGE);
-  echo(`${config.algorithm} on ${config.dynamics} | policy ${source} | rewards ${config.rewards.map((r) => `${r.name}×${r.weight}`).join(", ")} | run ${join(config.output.dir, config.name)}`);
+  echo(`${config.algorithm} on ${config.dynamics} | policy ${source} | rewards ${config.rewards.map((r) => `${r.name}×${r.weight}`).join(", ")} | run ${options.runDir ?? join(config.output.dir, config.name)}`);
   let stop = false;
   const onSignal = (signal: string) => {
     if (stop) process.exit(130);
@@ -66,6 +66,8 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
   try {
     return await runTrainingJob(config, model, params, rewards, {
       resume: options.resume,
+      restart: options.restart,
+      runDir: options.runDir,
       gold,
       stopRequested: () => stop,
       hooks: {
@@ -122,8 +124,9 @@ export function registerTrain(program: Command): void {
     .description("RL fine-tuning of a flow-matching model: Flow-GRPO, DanceGRPO or GRPO-Guard on any SDE dynamics")
     .option("-c, --config <file>", "YAML/JSON config (see configs/)")
     .option("--set <key=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
-    .option("--resume <run-dir>", "continue the run in <run-dir> from its last complete checkpoint")
-    .action(async (opts: { config?: string; set: string[]; resume?: string }) => {
+    .option("--resume <run-dir>", "continue the run in <run-dir> (wherever it lives now) from its last complete checkpoint")
+    .option("--restart", "start the run over, discarding its metrics and checkpoints (with --resume: when it has no checkpoint; with --config: a run of the same name)")
+    .action(async (opts: { config?: string; set: string[]; resume?: string; restart?: boolean }) => {
       let config: TrainConfig;
       if (opts.resume) {
         if (opts.config) throw new UserError("train: --resume uses the run's own config.yaml; drop --config");
@@ -133,7 +136,7 @@ export function registerTrain(program: Command): void {
         if (!opts.config && opts.set.length === 0) throw new UserError("train: give --config FILE (see configs/) and/or --set overrides");
         config = loadConfig(TrainConfigSchema, opts.config, opts.set);
       }
-      const outcome = await runTraining(config, { resume: Boolean(opts.resume) });
+      const outcome = await runTraining(config, { resume: Boolean(opts.resume), restart: opts.restart, runDir: opts.resume });
       if (!outcome.interrupted) printSummary(outcome);
     });
 }

@@ -10,7 +10,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { z } from "zod";
-import type { EpochRecord } from "../rl/trainer.js";
+import type { EpochRecord } from "./records.js";
 import type { GoldMetrics } from "../rewards/gold.js";
 import type { StepStats } from "./ratio-stats.js";
 import { readMetrics } from "./metrics.js";

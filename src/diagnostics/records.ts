@@ -1,0 +1,66 @@
+/**
+ * The records a training run emits (one `epoch` record per epoch, one `eval` record per
+ * evaluation, `fault` events). They live here, below the trainer, so that the statistics and
+ * schema layer (metrics-schema.ts, the dashboard) does not depend on src/rl.
+ */
+import type { GoldMetrics } from "../rewards/gold.js";
+import type { StepStats } from "./ratio-stats.js";
+
+export interface RewardSummary {
+  name: string;
+  mean: number;
+  std: number;
+}
+
+export interface StepGradNorm {
+  step: number;
+  before: number;
+  after: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  window: number[];
+  prompts: string[];
+  rewards: RewardSummary[];
+  zeroStdFraction: number[];
+  groupStdMean: number[];
+  advantageAbsMean: number;
+  loss: number;
+  gradNorm: number;
+  optimizerSteps: number;
+  steps: StepStats[];
+  /** Per trained step: gradient norm of its loss before and after the step weight (when measured). */
+  stepGradNorms?: StepGradNorm[];
+  seconds: { sample: number; reward: number; train: number };
+}
+
+export interface EvalRecord {
+  epoch: number;
+  rewards: RewardSummary[];
+  /** Σ_k w_k · mean reward k: the proxy the run optimises. */
+  proxy: number;
+  gold?: GoldMetrics;
+  prompts: string[];
+  images: Float32Array;
+  sampleShape: number[];
+}
+
+export interface FaultEvent {
+  kind: "nonfinite-step" | "nonfinite-reward";
+  epoch: number;
+  detail: string;
+}
+
+/** Mean and population std of each reward's scores. */
+export function summarizeRewards(names: readonly string[], scores: readonly ArrayLike<number>[]): RewardSummary[] {
+  return names.map((name, k) => {
+    const r = scores[k];
+    let mean = 0;
+    for (let i = 0; i < r.length; i++) mean += r[i];
+    mean /= r.length;
+    let variance = 0;
+    for (let i = 0; i < r.length; i++) variance += (r[i] - mean) ** 2;
+    return { name, mean, std: Math.sqrt(variance / r.length) };
+  });
+}

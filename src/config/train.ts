@@ -104,8 +104,14 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       /** Per-step gradient norms (one extra backward per trained step) every N epochs; 0 = off. */
       gradNormEvery: z.number().int().nonnegative().default(0),
-      histogramRange: z.number().positive().default(0.05),
+      /** Half-range of the per-step log-ratio histograms; "auto" = max(2·log(1+ε), observed |p1|, |p99|). */
+      histogramRange: z.union([z.literal("auto"), z.number().positive()]).default("auto"),
       histogramBins: z.number().int().positive().default(40),
+      /** ‖v_θ‖/‖v_ref‖ (E15) on the trained states of the on-policy minibatch every N epochs (one
+       *  reference forward pass); 0 = off. */
+      velocityNormEvery: z.number().int().nonnegative().default(1),
+      /** ‖v_θ‖/‖v_ref‖ along θ's evaluation ODE (one extra forward per evaluation step). */
+      velocityNormEval: z.boolean().default(true),
     })
     .prefault({}),
   output: z.strictObject({ dir: z.string().default("runs") }).prefault({}),

@@ -5,6 +5,7 @@
  */
 import type { GoldMetrics } from "../rewards/gold.js";
 import type { StepStats } from "./ratio-stats.js";
+import type { EvalVelocityNorms } from "./velocity-norm.js";
 
 export interface RewardSummary {
   name: string;
@@ -18,6 +19,13 @@ export interface StepGradNorm {
   after: number;
 }
 
+/** The epoch's first minibatch (θ = θ_old): E8 says its log-ratios are 0 up to float error. */
+export interface OnPolicyCheck {
+  rows: number;
+  maxAbsLogRatio: number;
+  maxAbsClippedLogRatio: number;
+}
+
 export interface EpochRecord {
   epoch: number;
   window: number[];
@@ -29,7 +37,12 @@ export interface EpochRecord {
   loss: number;
   gradNorm: number;
   optimizerSteps: number;
+  /** E11 per trained step, from the epoch's off-policy minibatches only. */
   steps: StepStats[];
+  /** The on-policy first minibatch, kept out of `steps`. */
+  onPolicy?: OnPolicyCheck;
+  /** Half-range of the histograms in `steps` (diagnostics.histogramRange; "auto": from ε and the observed scale). */
+  histogramRange?: number;
   /** Per trained step: gradient norm of its loss before and after the step weight (when measured). */
   stepGradNorms?: StepGradNorm[];
   seconds: { sample: number; reward: number; train: number };
@@ -41,6 +54,8 @@ export interface EvalRecord {
   /** Σ_k w_k · mean reward k: the proxy the run optimises. */
   proxy: number;
   gold?: GoldMetrics;
+  /** ‖v_θ‖/‖v_ref‖ on θ's evaluation ODE states (E15 diagnostic; v_ref = the initial policy). */
+  velocityNorm?: EvalVelocityNorms;
   prompts: string[];
   images: Float32Array;
   sampleShape: number[];

@@ -2,13 +2,15 @@
  * Epoch statistics: the per-row values the loss reports (aux) are collected per trained step
  * over an epoch's minibatches, then summarised into E11's per-step statistics.
  */
-import { stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
+import { autoHistogramRange, stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
+import type { OnPolicyCheck } from "../diagnostics/records.js";
 import type { StepRecord } from "../sampling/sde.js";
 
 export interface StepStatsSettings {
   clipLow: number;
   clipHigh: number;
-  histogramRange: number;
+  /** A fixed half-range, or "auto" (autoHistogramRange: from ε and the observed scale). */
+  histogramRange: number | "auto";
   histogramBins: number;
 }
 
@@ -21,14 +23,27 @@ export interface ChunkRows {
   values: Record<string, ArrayLike<number>>;
 }
 
+/**
+ * Per trained step, the rows of the epoch's off-policy minibatches (E11 statistics); the
+ * on-policy first minibatch only feeds the E8 check (max |log r| there, which must be ≈ 0).
+ */
 export class StepLog {
   private readonly perStep: Record<string, number[]>[];
+  private readonly onPolicyCheck: OnPolicyCheck = { rows: 0, maxAbsLogRatio: 0, maxAbsClippedLogRatio: 0 };
 
   constructor(readonly trainedSteps: number) {
     this.perStep = Array.from({ length: trainedSteps }, () => ({ advantage: [] }));
   }
 
-  add(chunk: ChunkRows): void {
+  add(chunk: ChunkRows, onPolicy: boolean): void {
+    if (onPolicy) {
+      const check = this.onPolicyCheck;
+      const maxAbs = (values: ArrayLike<number> | undefined, old: number) => Array.from(values ?? [], Math.abs).reduce((a, b) => Math.max(a, b), old);
+      check.rows += chunk.steps.length * chunk.advantages.length;
+      check.maxAbsLogRatio = maxAbs(chunk.values.logRatio, check.maxAbsLogRatio);
+      check.maxAbsClippedLogRatio = maxAbs(chunk.values.clippedLogRatio, check.maxAbsClippedLogRatio);
+      return;
+    }
     const b = chunk.advantages.length;
     chunk.steps.forEach((k, j) => {
       const log = this.perStep[k];
@@ -40,7 +55,18 @@ export class StepLog {
     });
   }
 
+  get onPolicy(): OnPolicyCheck {
+    return { ...this.onPolicyCheck };
+  }
+
+  /** The histogram half-range these statistics use. */
+  histogramRange(settings: StepStatsSettings): number {
+    if (settings.histogramRange !== "auto") return settings.histogramRange;
+    return autoHistogramRange(this.perStep.map((log) => log.clippedLogRatio ?? []), settings.clipLow, settings.clipHigh);
+  }
+
   stats(steps: readonly StepRecord[], weights: readonly number[], settings: StepStatsSettings): StepStats[] {
+    const range = this.histogramRange(settings);
     return steps.map((record, k) => {
       const log = this.perStep[k];
       return stepStats(
@@ -56,7 +82,7 @@ export class StepLog {
         },
         settings.clipLow,
         settings.clipHigh,
-        settings.histogramRange,
+        range,
         settings.histogramBins,
       );
     });

@@ -9,10 +9,11 @@
  *   (the epoch/evaluation/checkpoint schedule of a run lives in run.ts)
  */
 import { HostRng, KeyChain, type KeyChainState } from "../engine/prng.js";
-import type { ParamTree } from "../engine/tree.js";
+import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
 import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
 import type { EpochRecord, EvalRecord, FaultEvent } from "../diagnostics/records.js";
+import { velocityNormStats, type VelocityNormStats } from "../diagnostics/velocity-norm.js";
 import type { GoldPanel } from "../rewards/gold.js";
 import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
@@ -25,6 +26,7 @@ import { objectiveByName, type PolicyObjective } from "./objectives.js";
 import { PolicyOptimiser } from "./optimisation.js";
 import { drawPrompts, sampleGroups } from "./rollout.js";
 import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
+import { VelocityNormProbe } from "./velocity-norms.js";
 
 // The record types live in src/diagnostics/records.ts; re-exported for existing importers.
 export type { EpochRecord, EvalRecord, FaultEvent, RewardSummary } from "../diagnostics/records.js";
@@ -52,6 +54,9 @@ export class GrpoTrainer {
   readonly objective: PolicyObjective;
   readonly sampler: SdeSampler;
   private readonly optimiser: PolicyOptimiser;
+  private readonly probe: VelocityNormProbe;
+  /** θ_0, the initial policy: v_ref of the velocity-norm diagnostic (E15). */
+  private readonly base: ParamTree;
   private keys: KeyChain;
   private rng: HostRng;
   epoch = 0;
@@ -73,7 +78,9 @@ export class GrpoTrainer {
     this.dynamics = dynamicsByName(config.dynamics);
     this.objective = objectiveByName(config.algorithm);
     this.sampler = new SdeSampler(model, this.dynamics, this.schedule, config.sampling.eta);
+    this.base = refTree(initialParams);
     this.optimiser = new PolicyOptimiser(config, model, this.objective, initialParams);
+    this.probe = new VelocityNormProbe(model);
     this.keys = new KeyChain(config.seed);
     this.rng = new HostRng(config.seed);
   }
@@ -121,11 +128,19 @@ export class GrpoTrainer {
     let gradSum = 0;
     let optimizerSteps = 0;
     let stepGradNorms: EpochRecord["stepGradNorms"];
+    let velocityNorms: VelocityNormStats[] | undefined;
+    const normEvery = config.diagnostics.velocityNormEvery;
+    const measureNorms = normEvery > 0 && this.epoch % normEvery === 0;
     const measureGrads = config.diagnostics.gradNormEvery > 0 && this.epoch % config.diagnostics.gradNormEvery === 0;
     for (let inner = 0; inner < (badReward >= 0 ? 0 : config.train.innerEpochs); inner++) {
       const order = this.rng.permutation(n);
       for (let start = 0; start + mb <= n; start += mb) {
         const indices = order.slice(start, start + mb);
+        const onPolicy = inner === 0 && start === 0;
+        if (onPolicy && measureNorms) {
+          const norms = await this.probe.onTrainedStates(this.base, rollout.steps, rollout.tokens, indices);
+          velocityNorms = norms.map(({ normTheta, normRef }) => velocityNormStats(normTheta, normRef));
+        }
         if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.optimiser.perStepGradNorms(rollout, indices, adv.advantages, weights);
         const { loss, grads, chunks } = await this.optimiser.minibatchGradients(rollout, indices, adv.advantages, weights);
         const { ok, gradNorm } = await this.optimiser.step(grads, loss);
@@ -138,11 +153,13 @@ export class GrpoTrainer {
         lossSum += loss;
         gradSum += gradNorm;
         optimizerSteps += 1;
-        for (const chunk of chunks) stepLog.add(chunk);
+        for (const chunk of chunks) stepLog.add(chunk, onPolicy);
       }
     }
     const t3 = performance.now();
-    const steps = stepLog.stats(rollout.steps, weights, { ...config.diagnostics, clipLow: config.train.clipLow, clipHigh: config.train.clipHigh });
+    const statsSettings = { ...config.diagnostics, clipLow: config.train.clipLow, clipHigh: config.train.clipHigh };
+    const steps = stepLog.stats(rollout.steps, weights, statsSettings);
+    if (velocityNorms) steps.forEach((step, k) => (step.velocityNorm = velocityNorms[k]));
     rollout.tokens.dispose();
     disposeRollout(rollout);
     const record: EpochRecord = {
@@ -157,6 +174,8 @@ export class GrpoTrainer {
       gradNorm: gradSum / Math.max(1, optimizerSteps),
       optimizerSteps,
       steps,
+      onPolicy: stepLog.onPolicy,
+      histogramRange: stepLog.histogramRange(statsSettings),
       stepGradNorms,
       seconds: { sample: (t1 - t0) / 1000, reward: (t2 - t1) / 1000, train: (t3 - t2) / 1000 },
     };
@@ -199,22 +218,31 @@ export class GrpoTrainer {
   async evaluate(): Promise<EvalRecord> {
     const { config, model } = this;
     const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
-    const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
     const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
-    const final = await sampler.sample(this.emaParams, noise, prompts);
-    sampler.dispose();
+    let final;
+    let velocityNorm: EvalRecord["velocityNorm"];
+    if (config.diagnostics.velocityNormEval) {
+      const schedule = shiftedSchedule(config.eval.steps, config.sampling.shift);
+      ({ final, norms: velocityNorm } = await this.probe.onOdeTrajectory(this.emaParams, this.base, schedule, noise, prompts));
+    } else {
+      const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
+      final = await sampler.sample(this.emaParams, noise, prompts);
+      sampler.dispose();
+    }
     const images = await decodeSamples(final, model.config.sampleShape);
     const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
     const rewards = rewardSummaries(this.rewards, scores);
     const proxy = rewards.reduce((a, r, k) => a + this.rewards[k].weight * r.mean, 0);
     const gold = this.gold ? await this.gold.evaluate(images, prompts) : undefined;
-    const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, prompts, images, sampleShape: model.config.sampleShape };
+    const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, velocityNorm, prompts, images, sampleShape: model.config.sampleShape };
     this.logger.evaluation?.(record);
     return record;
   }
 
   dispose(): void {
     this.sampler.dispose();
+    this.probe.dispose();
     this.optimiser.dispose();
+    disposeTree(this.base);
   }
 }

@@ -11,8 +11,14 @@ const windowSchema = z.discriminatedUnion("mode", [
     mode: z.literal("sliding"),
     size: z.number().int().positive(),
     stride: z.number().int().positive().default(1),
-    every: z.number().int().positive().default(1),
+    /** Epochs per window position (τ); "auto" = one sweep over the run: ⌊epochs/(⌊(L−w)/s⌋+1)⌋ (E17). */
+    every: z.union([z.number().int().positive(), z.literal("auto")]).default(1),
+    /** L: the window stays inside the first L trainable steps (MixGRPO: N − 2); default all. */
+    limit: z.number().int().positive().optional(),
   }),
+  /** TempFlow branching (E17 i): ODE before step b, one SDE step at b, ODE after; b drawn from the
+   *  first `firstSteps` trainable steps, once per epoch for every group (testbed choice). */
+  z.strictObject({ mode: z.literal("branch"), firstSteps: z.number().int().positive().default(6) }),
 ]);
 
 export const TrainConfigSchema = z.strictObject({
@@ -26,8 +32,8 @@ export const TrainConfigSchema = z.strictObject({
       preset: z.string().optional(),
     })
     .prefault({}),
-  /** flow-grpo | grpo-guard (src/rl/objectives.ts). */
-  algorithm: z.enum(["flow-grpo", "grpo-guard"]).default("grpo-guard"),
+  /** The surrogate (src/rl/objectives.ts): flow-grpo (E8) | grpo-guard (E9–E10) | flow-dppo (E16). */
+  algorithm: z.enum(["flow-grpo", "grpo-guard", "flow-dppo"]).default("grpo-guard"),
   /** flow-sde | dance-sde | cps (src/sampling/dynamics.ts). DanceGRPO = flow-grpo on dance-sde. */
   dynamics: z.enum(["flow-sde", "dance-sde", "cps"]).default("flow-sde"),
   sampling: z
@@ -54,7 +60,14 @@ export const TrainConfigSchema = z.strictObject({
     .min(1)
     .default([{ name: "digit-ocr", weight: 1, options: {} }]),
   advantages: z
-    .strictObject({ globalNormalize: z.boolean().default(false), clip: z.number().positive().default(5) })
+    .strictObject({
+      globalNormalize: z.boolean().default(false),
+      clip: z.number().positive().default(5),
+      /** Reward transform before E7: raw, or Pref-GRPO's within-group win rate (E18). */
+      reward: z.enum(["raw", "win-rate"]).default("raw"),
+      /** E18: |r_j − r_j'| ≤ tieTolerance counts as a tie (½ each). */
+      tieTolerance: z.number().nonnegative().default(0),
+    })
     .prefault({}),
   train: z
     .strictObject({
@@ -70,7 +83,16 @@ export const TrainConfigSchema = z.strictObject({
       maxGradNorm: z.number().nonnegative().default(1),
       clipLow: z.number().positive().default(1e-4),
       clipHigh: z.number().positive().default(1e-4),
+      /** E8/E13 KL to the frozen reference: β_KL (sweep 0, 0.01, 0.04, 0.16) and its form (x: ÷2σ_s², Flow-GRPO). */
       kl: z.strictObject({ beta: z.number().nonnegative().default(0), type: z.enum(["x", "v"]).default("x") }).prefault({}),
+      /** Per-step loss weights, one option (E17): auto = the algorithm's (guard for grpo-guard, else none). */
+      stepWeights: z.enum(["auto", "none", "guard", "tempflow"]).default("auto"),
+      /** Flow-DPPO's trust region δ on the per-dimension KL k (E16). */
+      trustRegion: z.number().positive().default(1e-5),
+      /** NormGuard (E15): λ·mean max(0, n_θ − sg(n_ref)); λ = 0 = off. */
+      normGuard: z
+        .strictObject({ lambda: z.number().nonnegative().default(0), form: z.enum(["absolute", "relative"]).default("absolute") })
+        .prefault({}),
       emaDecay: z.number().min(0).max(1).default(0.9),
     })
     .prefault({}),

@@ -49,6 +49,7 @@ export const StepStatsSchema = z.object({
   klRef: stat,
   count: index,
   velocityNorm: VelocityNormSchema.optional(),
+  method: z.record(z.string(), stat).optional(),
 });
 
 export const RewardSummarySchema = z.object({ name: z.string(), mean: stat, std: stat });
@@ -70,6 +71,8 @@ export const EpochMetricsSchema = z.object({
   steps: z.array(StepStatsSchema),
   onPolicy: OnPolicyCheckSchema.optional(),
   histogramRange: stat.optional(),
+  methodStats: z.record(z.string(), z.object({ mean: stat, max: stat })).optional(),
+  methodState: z.record(z.string(), stat).optional(),
   stepGradNorms: z.array(StepGradNormSchema).optional(),
   seconds: z.object({ sample: z.number(), reward: z.number(), train: z.number() }),
 });

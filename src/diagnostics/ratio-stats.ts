@@ -46,6 +46,8 @@ export interface StepStats {
   count: number;
   /** ‖v_θ‖/‖v_ref‖ at this step's trained states (E15 diagnostic), when measured. */
   velocityNorm?: VelocityNormStats;
+  /** Means of the method's own per-row statistics at this step (e.g. dppoMasked, normGuardActive). */
+  method?: Record<string, number>;
 }
 
 /**

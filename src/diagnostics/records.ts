@@ -43,6 +43,13 @@ export interface EpochRecord {
   onPolicy?: OnPolicyCheck;
   /** Half-range of the histograms in `steps` (diagnostics.histogramRange; "auto": from ε and the observed scale). */
   histogramRange?: number;
+  /**
+   * The method's own statistics over the epoch's off-policy rows (mean and max of per-row
+   * values such as dppoMasked, dppoK, normGuardActive, normRatio, gardoGated).
+   */
+  methodStats?: Record<string, { mean: number; max: number }>;
+  /** The method's epoch-level state (window position, win-rate spread, GARDO's p, resets…). */
+  methodState?: Record<string, number>;
   /** Per trained step: gradient norm of its loss before and after the step weight (when measured). */
   stepGradNorms?: StepGradNorm[];
   seconds: { sample: number; reward: number; train: number };

@@ -27,6 +27,8 @@ export interface ChunkRows {
  * Per trained step, the rows of the epoch's off-policy minibatches (E11 statistics); the
  * on-policy first minibatch only feeds the E8 check (max |log r| there, which must be ≈ 0).
  */
+const E11_KEYS = new Set(["advantage", "logRatio", "clippedLogRatio", "klRef"]);
+
 export class StepLog {
   private readonly perStep: Record<string, number[]>[];
   private readonly onPolicyCheck: OnPolicyCheck = { rows: 0, maxAbsLogRatio: 0, maxAbsClippedLogRatio: 0 };
@@ -65,11 +67,40 @@ export class StepLog {
     return autoHistogramRange(this.perStep.map((log) => log.clippedLogRatio ?? []), settings.clipLow, settings.clipHigh);
   }
 
+  /**
+   * Mean and maximum over the off-policy rows of every per-row statistic a method's loss adds
+   * (keys other than the E11 ones), over all steps and per step.
+   */
+  methodStats(): { epoch: Record<string, { mean: number; max: number }>; perStep: Record<string, number>[] } {
+    const epoch: Record<string, { mean: number; max: number; count: number }> = {};
+    const perStep = this.perStep.map((log) => {
+      const means: Record<string, number> = {};
+      for (const [key, values] of Object.entries(log)) {
+        if (E11_KEYS.has(key) || values.length === 0) continue;
+        let sum = 0;
+        let max = -Infinity;
+        for (const v of values) {
+          sum += v;
+          max = Math.max(max, v);
+        }
+        means[key] = sum / values.length;
+        const total = (epoch[key] ??= { mean: 0, max: -Infinity, count: 0 });
+        total.mean += sum;
+        total.max = Math.max(total.max, max);
+        total.count += values.length;
+      }
+      return means;
+    });
+    return { epoch: Object.fromEntries(Object.entries(epoch).map(([key, t]) => [key, { mean: t.mean / t.count, max: t.max }])), perStep };
+  }
+
   stats(steps: readonly StepRecord[], weights: readonly number[], settings: StepStatsSettings): StepStats[] {
     const range = this.histogramRange(settings);
+    const { perStep } = this.methodStats();
     return steps.map((record, k) => {
       const log = this.perStep[k];
-      return stepStats(
+      const method = Object.keys(perStep[k]).length ? { method: perStep[k] } : {};
+      return { ...stepStats(
         {
           step: record.index,
           s: record.coefficients.s,
@@ -84,7 +115,7 @@ export class StepLog {
         settings.clipHigh,
         range,
         settings.histogramBins,
-      );
+      ), ...method };
     });
   }
 }

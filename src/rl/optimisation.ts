@@ -10,7 +10,8 @@ import { disposeTree, mapTrees, refTree, type ParamTree } from "../engine/tree.j
 import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
 import type { StepGradNorm } from "../diagnostics/records.js";
-import { policyLoss, type LossAux, type LossSettings, type MinibatchRows } from "./loss.js";
+import { needsReference, policyLoss, type LossAux, type LossSettings, type MinibatchRows } from "./loss.js";
+import { lossTerms } from "./loss-terms.js";
 import { gatherRows } from "./minibatch.js";
 import type { PolicyObjective } from "./objectives.js";
 import type { ChunkRows } from "./epoch-stats.js";
@@ -48,10 +49,10 @@ export class PolicyOptimiser {
     initialParams: ParamTree,
   ) {
     const t = config.train;
-    this.lossSettings = { clipLow: t.clipLow, clipHigh: t.clipHigh, klBeta: t.kl.beta, klType: t.kl.type };
+    this.lossSettings = { clipLow: t.clipLow, clipHigh: t.clipHigh, klBeta: t.kl.beta, klType: t.kl.type, trustRegion: t.trustRegion, terms: lossTerms(t) };
     this.optimizer = adamw({ lr: t.lr, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm });
-    // Arrays are immutable: EMA and the frozen KL reference start by sharing the buffers.
-    this.reference = t.kl.beta > 0 ? refTree(initialParams) : {};
+    // Arrays are immutable: EMA and the frozen reference start by sharing the buffers.
+    this.reference = needsReference(this.lossSettings) ? refTree(initialParams) : {};
     this.state = { params: initialParams, opt: this.optimizer.init(initialParams), ema: refTree(initialParams) };
 
     const { lossSettings, optimizer } = this;
@@ -86,7 +87,7 @@ export class PolicyOptimiser {
    * `train.chunkRows` rows (steps × samples) — one batched forward/backward per chunk, the
    * gradients summed with each chunk's share of the rows (jax-js's wasm memory is 4 GiB).
    */
-  async minibatchGradients(rollout: EpochRollout, indices: readonly number[], advantages: ArrayLike<number>, weights: readonly number[]): Promise<MinibatchGradients> {
+  async minibatchGradients(rollout: EpochRollout, indices: readonly number[], advantages: ArrayLike<number>, weights: readonly number[], perSample: Record<string, ArrayLike<number>> = {}): Promise<MinibatchGradients> {
     const b = indices.length;
     const K = rollout.steps.length;
     const stepsPerChunk = Math.max(1, Math.floor(this.config.train.chunkRows / b));
@@ -96,7 +97,7 @@ export class PolicyOptimiser {
     const sampleAdvantages = indices.map((i) => advantages[i]);
     for (let first = 0; first < K; first += stepsPerChunk) {
       const steps = Array.from({ length: Math.min(stepsPerChunk, K - first) }, (_, j) => first + j);
-      const rows = gatherRows(rollout, steps, indices, advantages, steps.map((k) => weights[k]));
+      const rows = gatherRows(rollout, steps, indices, advantages, steps.map((k) => weights[k]), perSample);
       const [value, chunkGrads, aux] = this.chunkGrad(refTree(this.state.params), refTree(this.reference), rows, np.array(steps.length / K));
       grads = grads === null ? chunkGrads : this.accumulate(grads, chunkGrads);
       const keys = Object.keys(aux);

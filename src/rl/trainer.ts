@@ -20,7 +20,10 @@ import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
 import { decodeSamples, disposeRollout, SdeSampler } from "../sampling/sde.js";
 import { selectWindow, type WindowConfig } from "../sampling/window.js";
+import { UserError } from "../engine/errors.js";
 import { groupAdvantages } from "./advantages.js";
+import { REWARD_TRANSFORMS } from "./reward-transforms.js";
+import { STEP_WEIGHTS, type StepWeighting } from "./step-weights.js";
 import { StepLog } from "./epoch-stats.js";
 import { objectiveByName, type PolicyObjective } from "./objectives.js";
 import { PolicyOptimiser } from "./optimisation.js";
@@ -53,6 +56,7 @@ export class GrpoTrainer {
   readonly dynamics: Dynamics;
   readonly objective: PolicyObjective;
   readonly sampler: SdeSampler;
+  readonly stepWeighting: StepWeighting;
   private readonly optimiser: PolicyOptimiser;
   private readonly probe: VelocityNormProbe;
   /** θ_0, the initial policy: v_ref of the velocity-norm diagnostic (E15). */
@@ -77,6 +81,10 @@ export class GrpoTrainer {
     this.schedule = shiftedSchedule(config.sampling.steps, config.sampling.shift);
     this.dynamics = dynamicsByName(config.dynamics);
     this.objective = objectiveByName(config.algorithm);
+    this.stepWeighting = config.train.stepWeights === "auto" ? this.objective.defaultStepWeights : config.train.stepWeights;
+    if (config.sampling.window.mode === "branch" && !config.sampling.sharedNoise) {
+      throw new UserError("sampling.window.mode = branch (TempFlow, E17) needs sampling.sharedNoise: true (group members share the initial noise)");
+    }
     this.sampler = new SdeSampler(model, this.dynamics, this.schedule, config.sampling.eta);
     this.base = refTree(initialParams);
     this.optimiser = new PolicyOptimiser(config, model, this.objective, initialParams);
@@ -99,7 +107,7 @@ export class GrpoTrainer {
     const t0 = performance.now();
     this.epochStart = { keys: this.keys.state(), rng: this.rng.save() };
     this.updatedThisEpoch = false;
-    const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng);
+    const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng, config.train.epochs);
     const groupPrompts = drawPrompts(config.prompts.pool, config.prompts.perEpoch, this.rng);
     const rollout = await sampleGroups(this.sampler, this.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
     const t1 = performance.now();
@@ -112,7 +120,15 @@ export class GrpoTrainer {
       this.logger.fault?.({ kind: "nonfinite-reward", epoch: this.epoch, detail: `reward "${this.rewards[badReward].reward.name}" returned a non-finite score; epoch not trained` });
       for (const r of scores) r.forEach((x, i) => (r[i] = Number.isFinite(x) ? x : 0));
     }
-    const adv = groupAdvantages(scores, {
+    const methodState: Record<string, number> = {};
+    if (config.sampling.window.mode !== "all") methodState.windowStart = window[0] ?? -1;
+    const transform = REWARD_TRANSFORMS[config.advantages.reward];
+    const shaped = scores.map((r) => transform(r, { groupSize: config.groupSize, tieTolerance: config.advantages.tieTolerance }));
+    if (shaped[0] !== scores[0]) {
+      // E18: rank-only rewards turn tiny proxy gaps into full-size advantages — log the raw spread.
+      methodState.rawGroupStd = groupAdvantages([scores[0]], { groupSize: config.groupSize, weights: [1], globalNormalize: false, clip: Infinity }).groupStdMean[0];
+    }
+    const adv = groupAdvantages(shaped, {
       groupSize: config.groupSize,
       weights: this.rewards.map((r) => r.weight),
       globalNormalize: config.advantages.globalNormalize,
@@ -120,7 +136,7 @@ export class GrpoTrainer {
     });
     const t2 = performance.now();
 
-    const weights = this.objective.stepWeights(rollout.steps.map((r) => r.coefficients));
+    const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients));
     const n = rollout.prompts.length;
     const mb = Math.min(config.train.minibatch, n);
     const stepLog = new StepLog(rollout.steps.length);
@@ -159,6 +175,7 @@ export class GrpoTrainer {
     const t3 = performance.now();
     const statsSettings = { ...config.diagnostics, clipLow: config.train.clipLow, clipHigh: config.train.clipHigh };
     const steps = stepLog.stats(rollout.steps, weights, statsSettings);
+    const methodStats = stepLog.methodStats().epoch;
     if (velocityNorms) steps.forEach((step, k) => (step.velocityNorm = velocityNorms[k]));
     rollout.tokens.dispose();
     disposeRollout(rollout);
@@ -175,6 +192,8 @@ export class GrpoTrainer {
       optimizerSteps,
       steps,
       onPolicy: stepLog.onPolicy,
+      ...(Object.keys(methodStats).length ? { methodStats } : {}),
+      ...(Object.keys(methodState).length ? { methodState } : {}),
       histogramRange: stepLog.histogramRange(statsSettings),
       stepGradNorms,
       seconds: { sample: (t1 - t0) / 1000, reward: (t2 - t1) / 1000, train: (t3 - t2) / 1000 },

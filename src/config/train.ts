@@ -96,6 +96,26 @@ export const TrainConfigSchema = z.strictObject({
       emaDecay: z.number().min(0).max(1).default(0.9),
     })
     .prefault({}),
+  /** GARDO (E14): gated KL, adaptive risk p, reference resets, diversity-aware advantages. */
+  gardo: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Auxiliary rewards (like `rewards`): they feed only the gate, never the advantages. */
+      aux: z
+        .array(z.strictObject({ name: z.string(), options: z.record(z.string(), z.unknown()).default({}) }))
+        .default([{ name: "digit-ocr", options: { weights: "weights/aux-cnn.safetensors" } }]),
+      /** Features of the diversity term: a digit classifier's penultimate layer, or null = the samples. */
+      features: z.string().nullable().default("weights/aux-cnn.safetensors"),
+      /** sgnU: +1 = U > 0 when the proxy rates a sample above the auxiliaries; −1 = the released code. */
+      sign: z.union([z.literal(1), z.literal(-1)]).default(1),
+      /** R: reset the reference at least every R epochs. */
+      resetEvery: z.number().int().positive().default(15),
+      /** κ: an optimizer step with mean KL > κ resets the reference at the next epoch. */
+      klThreshold: z.number().positive().default(3e-4),
+      /** Diversity-aware advantages (E14 e) instead of E7. */
+      diversity: z.boolean().default(true),
+    })
+    .prefault({}),
   eval: z
     .strictObject({
       /** Evaluate every N epochs (0 = never), and after the last epoch. */

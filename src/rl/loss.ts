@@ -103,7 +103,7 @@ export function policyLoss(
     loss = loss.add(value);
     Object.assign(termStats, perRow);
   }
-  if (gate !== null) termStats.gardoGated = gate;
+  gate?.dispose();
   for (const unused of [x, mu, v, alpha, beta, sigma]) unused.dispose();
   vRef?.dispose();
   disposeTree(params);

@@ -127,6 +127,12 @@ export class PolicyOptimiser {
     return out;
   }
 
+  /** θ_ref ← θ (GARDO's reference reset, E14 d): the reference shares θ's buffers. */
+  resetReference(): void {
+    disposeTree(this.reference);
+    this.reference = refTree(this.state.params);
+  }
+
   /** The tensors of a checkpoint (borrowed). */
   tensors(): ParamTree {
     return { state: this.state, reference: this.reference };

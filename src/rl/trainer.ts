@@ -25,6 +25,7 @@ import { groupAdvantages } from "./advantages.js";
 import { REWARD_TRANSFORMS } from "./reward-transforms.js";
 import { STEP_WEIGHTS, type StepWeighting } from "./step-weights.js";
 import { StepLog } from "./epoch-stats.js";
+import { epochHooks, type EpochHook } from "./epoch-hooks.js";
 import { objectiveByName, type PolicyObjective } from "./objectives.js";
 import { PolicyOptimiser } from "./optimisation.js";
 import { drawPrompts, sampleGroups } from "./rollout.js";
@@ -49,6 +50,8 @@ export interface TrainerMeta {
   rng: string;
   skippedSteps: number;
   skippedEpochs: number;
+  /** Saved state of each epoch hook, by name (GARDO's p, history, resets). */
+  hooks?: Record<string, unknown>;
 }
 
 export class GrpoTrainer {
@@ -59,6 +62,7 @@ export class GrpoTrainer {
   readonly stepWeighting: StepWeighting;
   private readonly optimiser: PolicyOptimiser;
   private readonly probe: VelocityNormProbe;
+  private readonly hooks: EpochHook[];
   /** θ_0, the initial policy: v_ref of the velocity-norm diagnostic (E15). */
   private readonly base: ParamTree;
   private keys: KeyChain;
@@ -89,6 +93,7 @@ export class GrpoTrainer {
     this.base = refTree(initialParams);
     this.optimiser = new PolicyOptimiser(config, model, this.objective, initialParams);
     this.probe = new VelocityNormProbe(model);
+    this.hooks = epochHooks(config);
     this.keys = new KeyChain(config.seed);
     this.rng = new HostRng(config.seed);
   }
@@ -107,6 +112,7 @@ export class GrpoTrainer {
     const t0 = performance.now();
     this.epochStart = { keys: this.keys.state(), rng: this.rng.save() };
     this.updatedThisEpoch = false;
+    for (const hook of this.hooks) if (hook.resetReference?.(this.epoch)) this.optimiser.resetReference();
     const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng, config.train.epochs);
     const groupPrompts = drawPrompts(config.prompts.pool, config.prompts.perEpoch, this.rng);
     const rollout = await sampleGroups(this.sampler, this.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
@@ -134,6 +140,14 @@ export class GrpoTrainer {
       globalNormalize: config.advantages.globalNormalize,
       clip: config.advantages.clip,
     });
+    let perSample: Record<string, Float32Array> = {};
+    for (const hook of this.hooks) {
+      if (!hook.shape) continue;
+      const proxy = Float32Array.from(scores[0], (_, i) => scores.reduce((a, r, k) => a + this.rewards[k].weight * r[i], 0));
+      const shapedByHook = await hook.shape({ proxy, images: rollout.images, sampleShape: this.model.config.sampleShape, prompts: rollout.prompts, groupSize: config.groupSize, clip: config.advantages.clip, advantages: adv.advantages });
+      if (shapedByHook.advantages) adv.advantages = shapedByHook.advantages;
+      perSample = { ...perSample, ...shapedByHook.perSample };
+    }
     const t2 = performance.now();
 
     const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients));
@@ -158,7 +172,7 @@ export class GrpoTrainer {
           velocityNorms = norms.map(({ normTheta, normRef }) => velocityNormStats(normTheta, normRef));
         }
         if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.optimiser.perStepGradNorms(rollout, indices, adv.advantages, weights);
-        const { loss, grads, chunks } = await this.optimiser.minibatchGradients(rollout, indices, adv.advantages, weights);
+        const { loss, grads, chunks } = await this.optimiser.minibatchGradients(rollout, indices, adv.advantages, weights, perSample);
         const { ok, gradNorm } = await this.optimiser.step(grads, loss);
         this.updatedThisEpoch = true;
         if (!ok) {
@@ -170,12 +184,14 @@ export class GrpoTrainer {
         gradSum += gradNorm;
         optimizerSteps += 1;
         for (const chunk of chunks) stepLog.add(chunk, onPolicy);
+        for (const hook of this.hooks) hook.afterStep?.(chunks);
       }
     }
     const t3 = performance.now();
     const statsSettings = { ...config.diagnostics, clipLow: config.train.clipLow, clipHigh: config.train.clipHigh };
     const steps = stepLog.stats(rollout.steps, weights, statsSettings);
     const methodStats = stepLog.methodStats().epoch;
+    for (const hook of this.hooks) Object.assign(methodState, hook.state());
     if (velocityNorms) steps.forEach((step, k) => (step.velocityNorm = velocityNorms[k]));
     rollout.tokens.dispose();
     disposeRollout(rollout);
@@ -219,7 +235,14 @@ export class GrpoTrainer {
   exportState(): { tensors: ParamTree; meta: TrainerMeta } {
     return {
       tensors: this.optimiser.tensors(),
-      meta: { epoch: this.epoch, keys: this.keys.state(), rng: this.rng.save(), skippedSteps: this.skippedSteps, skippedEpochs: this.skippedEpochs },
+      meta: {
+        epoch: this.epoch,
+        keys: this.keys.state(),
+        rng: this.rng.save(),
+        skippedSteps: this.skippedSteps,
+        skippedEpochs: this.skippedEpochs,
+        ...(this.hooks.length ? { hooks: Object.fromEntries(this.hooks.map((h) => [h.name, h.save()])) } : {}),
+      },
     };
   }
 
@@ -231,6 +254,7 @@ export class GrpoTrainer {
     this.rng = HostRng.restore(meta.rng);
     this.skippedSteps = meta.skippedSteps;
     this.skippedEpochs = meta.skippedEpochs;
+    for (const hook of this.hooks) if (meta.hooks?.[hook.name] !== undefined) hook.restore(meta.hooks[hook.name]);
   }
 
   /** Evaluate the EMA policy: ODE sampling with fixed noise, proxy rewards. */
@@ -261,6 +285,7 @@ export class GrpoTrainer {
   dispose(): void {
     this.sampler.dispose();
     this.probe.dispose();
+    for (const hook of this.hooks) hook.dispose?.();
     this.optimiser.dispose();
     disposeTree(this.base);
   }

@@ -10,10 +10,12 @@ export interface VelocityNormStats {
   p5: number;
   p50: number;
   p95: number;
-  /** P(n_θ > n_ref) */
+  /** P(n_θ > n_ref), counting n_θ > n_ref·(1 + 1e-6) (separate forward passes differ by float rounding). */
   above: number;
   count: number;
 }
+
+const ABOVE_TOLERANCE = 1e-6;
 
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
@@ -30,7 +32,7 @@ export function velocityNormStats(normTheta: ArrayLike<number>, normRef: ArrayLi
   let above = 0;
   for (let j = 0; j < n; j++) {
     sum += ratios[j];
-    if (normTheta[j] > normRef[j]) above += 1;
+    if (normTheta[j] > normRef[j] * (1 + ABOVE_TOLERANCE)) above += 1;
   }
   ratios.sort();
   return { ratio: n ? sum / n : NaN, p5: quantile(ratios, 0.05), p50: quantile(ratios, 0.5), p95: quantile(ratios, 0.95), above: n ? above / n : NaN, count: n };

@@ -56,6 +56,29 @@ for (const [method, { config, logs }] of Object.entries(METHODS)) {
     const before = first!.rewards[0].mean;
     const after = last!.rewards[0].mean;
     assert.ok(after > before + 0.1, `eval reward ${before.toFixed(3)} → ${after.toFixed(3)}`);
-    for (const r of records) logs(r);
+    for (const r of records) {
+      logs(r);
+      assert.ok(r.onPolicy!.maxAbsLogRatio < 1e-5, `on-policy identity: |log r| ${r.onPolicy!.maxAbsLogRatio} at θ = θ_old`);
+    }
+  });
+}
+
+// Every method composes with every dynamics: two epochs on dance-sde and cps run, keep the
+// on-policy identity, log the method's statistics and train with finite losses.
+for (const dynamics of ["dance-sde", "cps"] as const) {
+  test(`every method runs on ${dynamics}: on-policy identity, finite loss, its statistics logged`, async () => {
+    for (const [method, { config, logs }] of Object.entries(METHODS)) {
+      const { model, params } = loadVelocityModel(baseWeights);
+      const base = { dynamics, prompts: { pool: [""], perEpoch: 2 }, groupSize: 8, train: { epochs: 2, minibatch: 8, lr: 3e-3 }, eval: { every: 0 }, name: `${method.split(" ")[0]}-${dynamics}`, output: { dir } };
+      const merged = { ...base, ...config, train: { ...base.train, ...((config.train as object) ?? {}) } };
+      const records: EpochRecord[] = [];
+      await runTrainingJob(TrainConfigSchema.parse(merged), model, params, [{ reward: toyModeReward({ mode: 0 }), weight: 1 }], { hooks: { onEpoch: (r) => records.push(r) } });
+      assert.equal(records.length, 2, method);
+      for (const r of records) {
+        logs(r);
+        assert.ok(Number.isFinite(r.loss) && r.optimizerSteps > 0, `${method} on ${dynamics}: loss ${r.loss}`);
+        assert.ok(r.onPolicy!.maxAbsLogRatio < 1e-5, `${method} on ${dynamics}: on-policy |log r| ${r.onPolicy!.maxAbsLogRatio}`);
+      }
+    }
   });
 }

@@ -25,7 +25,8 @@ export interface LossTerm {
   value(inputs: LossTermInputs): { value: JaxArray; stats: Record<string, JaxArray> };
 }
 
-const rowRms = (u: JaxArray): JaxArray => np.sqrt(np.mean(np.square(u).reshape([u.shape[0], -1]), -1));
+/** Per-row RMS norm ‖u‖ = sqrt(mean(u²)) over all non-batch dims (consumes u). */
+export const rowRms = (u: JaxArray): JaxArray => np.sqrt(np.mean(np.square(u).reshape([u.shape[0], -1]), -1));
 
 export type NormGuardForm = "absolute" | "relative";
 

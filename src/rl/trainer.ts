@@ -28,7 +28,7 @@ import { StepLog } from "./epoch-stats.js";
 import { epochHooks, type EpochHook } from "./epoch-hooks.js";
 import { objectiveByName, type PolicyObjective } from "./objectives.js";
 import { PolicyOptimiser } from "./optimisation.js";
-import { drawPrompts, sampleGroups } from "./rollout.js";
+import { drawPrompts, sampleGroups, type EpochRollout } from "./rollout.js";
 import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
 import { VelocityNormProbe } from "./velocity-norms.js";
 
@@ -128,26 +128,7 @@ export class GrpoTrainer {
     }
     const methodState: Record<string, number> = {};
     if (config.sampling.window.mode !== "all") methodState.windowStart = window[0] ?? -1;
-    const transform = REWARD_TRANSFORMS[config.advantages.reward];
-    const shaped = scores.map((r) => transform(r, { groupSize: config.groupSize, tieTolerance: config.advantages.tieTolerance }));
-    if (shaped[0] !== scores[0]) {
-      // E18: rank-only rewards turn tiny proxy gaps into full-size advantages — log the raw spread.
-      methodState.rawGroupStd = groupAdvantages([scores[0]], { groupSize: config.groupSize, weights: [1], globalNormalize: false, clip: Infinity }).groupStdMean[0];
-    }
-    const adv = groupAdvantages(shaped, {
-      groupSize: config.groupSize,
-      weights: this.rewards.map((r) => r.weight),
-      globalNormalize: config.advantages.globalNormalize,
-      clip: config.advantages.clip,
-    });
-    let perSample: Record<string, Float32Array> = {};
-    for (const hook of this.hooks) {
-      if (!hook.shape) continue;
-      const proxy = Float32Array.from(scores[0], (_, i) => scores.reduce((a, r, k) => a + this.rewards[k].weight * r[i], 0));
-      const shapedByHook = await hook.shape({ proxy, images: rollout.images, sampleShape: this.model.config.sampleShape, prompts: rollout.prompts, groupSize: config.groupSize, clip: config.advantages.clip, advantages: adv.advantages });
-      if (shapedByHook.advantages) adv.advantages = shapedByHook.advantages;
-      perSample = { ...perSample, ...shapedByHook.perSample };
-    }
+    const { adv, perSample } = await this.advantages(scores, rollout, methodState);
     const t2 = performance.now();
 
     const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients));
@@ -217,6 +198,35 @@ export class GrpoTrainer {
     this.epoch += 1;
     this.logger.epoch(record);
     return record;
+  }
+
+  /**
+   * Rewards → advantages: the reward transform (E18), the group advantages (E7), then each
+   * epoch hook's shaping (GARDO's diversity advantages and gate, E14). Adds to `methodState`.
+   */
+  private async advantages(scores: Float32Array[], rollout: EpochRollout, methodState: Record<string, number>) {
+    const { config } = this;
+    const transform = REWARD_TRANSFORMS[config.advantages.reward];
+    const shaped = scores.map((r) => transform(r, { groupSize: config.groupSize, tieTolerance: config.advantages.tieTolerance }));
+    if (shaped[0] !== scores[0]) {
+      // E18: rank-only rewards turn tiny proxy gaps into full-size advantages — log the raw spread.
+      methodState.rawGroupStd = groupAdvantages([scores[0]], { groupSize: config.groupSize, weights: [1], globalNormalize: false, clip: Infinity }).groupStdMean[0];
+    }
+    const adv = groupAdvantages(shaped, {
+      groupSize: config.groupSize,
+      weights: this.rewards.map((r) => r.weight),
+      globalNormalize: config.advantages.globalNormalize,
+      clip: config.advantages.clip,
+    });
+    let perSample: Record<string, Float32Array> = {};
+    const proxy = Float32Array.from(scores[0], (_, i) => scores.reduce((a, r, k) => a + this.rewards[k].weight * r[i], 0));
+    for (const hook of this.hooks) {
+      if (!hook.shape) continue;
+      const out = await hook.shape({ proxy, images: rollout.images, sampleShape: this.model.config.sampleShape, prompts: rollout.prompts, groupSize: config.groupSize, clip: config.advantages.clip, advantages: adv.advantages });
+      if (out.advantages) adv.advantages = out.advantages;
+      perSample = { ...perSample, ...out.perSample };
+    }
+    return { adv, perSample };
   }
 
   /**

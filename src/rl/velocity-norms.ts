@@ -14,8 +14,7 @@ import { velocityNormStats, type EvalVelocityNorms } from "../diagnostics/veloci
 import { stepInterval, type TimestepSchedule } from "../sampling/schedule.js";
 import type { StepRecord } from "../sampling/sde.js";
 
-/** Per-row RMS norm sqrt(mean(u²)) over all non-batch dims. */
-export const rowRms = (u: JaxArray): JaxArray => np.sqrt(np.mean(np.square(u).reshape([u.shape[0], -1]), -1));
+import { rowRms } from "./loss-terms.js";
 
 export class VelocityNormProbe {
   /** ‖(μ_old − α·x)/β‖ = ‖v_θold(x)‖ and ‖v_ref(x)‖ per row. */

@@ -8,6 +8,11 @@
  * only): linear vs squared, absolute vs relative, per-sample vs batch norms. Named options:
  * `absolute` (default: linear, per sample, absolute RMS) and `relative` (÷ n_ref:
  * max(0, n_θ/n_ref − 1)). λ is uncalibrated (default 1).
+ *
+ * Numerics: v_θ and v_ref come from two forward passes (with and without gradient) that differ
+ * by float rounding, so at θ = θ_ref about half the rows would have n_θ > n_ref by ~1e-8 and get
+ * the full hinge gradient λ·v/(D·n_θ) — an arbitrary push at the kink. The hinge therefore
+ * starts at n_ref·(1 + 1e-6) (`HINGE_TOLERANCE`): no row is active at θ = θ_ref.
  */
 import { lax, numpy as np, type JaxArray } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
@@ -30,6 +35,8 @@ export const rowRms = (u: JaxArray): JaxArray => np.sqrt(np.mean(np.square(u).re
 
 export type NormGuardForm = "absolute" | "relative";
 
+export const HINGE_TOLERANCE = 1e-6;
+
 export function normGuard(lambda: number, form: NormGuardForm): LossTerm {
   return {
     name: "norm-guard",
@@ -37,12 +44,12 @@ export function normGuard(lambda: number, form: NormGuardForm): LossTerm {
     value({ v, vRef }) {
       const nTheta = rowRms(v.ref);
       const nRef = lax.stopGradient(rowRms(vRef.ref));
-      const excess = form === "absolute" ? nTheta.ref.sub(nRef.ref) : nTheta.ref.div(nRef.ref).sub(1);
+      const excess = form === "absolute" ? nTheta.ref.sub(nRef.ref.mul(1 + HINGE_TOLERANCE)) : nTheta.ref.div(nRef.ref).sub(1 + HINGE_TOLERANCE);
       const hinge = np.maximum(excess, 0);
       const ratio = lax.stopGradient(nTheta.div(nRef));
       return {
         value: np.mean(hinge).mul(lambda),
-        stats: { normGuardActive: np.greater(ratio.ref, 1).astype(np.float32), normRatio: ratio },
+        stats: { normGuardActive: np.greater(ratio.ref, 1 + HINGE_TOLERANCE).astype(np.float32), normRatio: ratio },
       };
     },
   };

@@ -118,3 +118,33 @@ test("GARDO on the toy model: the proxy rises; gated fraction, p and resets in e
   assert.deepEqual(records.map((r) => r.methodState!.resets), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
   assert.ok(records[0].onPolicy!.maxAbsLogRatio < 1e-5);
 });
+
+test("GARDO resumes exactly: p, its history and the reset state travel in the checkpoint", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "grpo-guard-gardo-resume-"));
+  const weights = await pretrainToyBase(dir, 50);
+  const config = (name: string) =>
+    TrainConfigSchema.parse({
+      algorithm: "flow-grpo",
+      prompts: { pool: [""], perEpoch: 2 },
+      groupSize: 8,
+      train: { epochs: 5, minibatch: 8, lr: 3e-3, kl: { beta: 0.01 } },
+      gardo: { enabled: true, aux: [{ name: "toy-mode", options: { mode: 0, width: 2 } }], features: null, resetEvery: 1, klThreshold: 1e-9 },
+      eval: { every: 0 },
+      checkpoint: { every: 1 },
+      name,
+      output: { dir },
+    });
+  const reward = () => [{ reward: toyModeReward({ mode: 0 }), weight: 1 }];
+  const straight: EpochRecord[] = [];
+  let m = loadVelocityModel(weights);
+  await runTrainingJob(config("straight"), m.model, m.params, reward(), { hooks: { onEpoch: (r) => straight.push(r) } });
+  const resumed: EpochRecord[] = [];
+  let epochs = 0;
+  m = loadVelocityModel(weights);
+  await runTrainingJob(config("split"), m.model, m.params, reward(), { stopRequested: () => ++epochs === 3 });
+  m = loadVelocityModel(weights);
+  await runTrainingJob(config("split"), m.model, m.params, reward(), { resume: true, hooks: { onEpoch: (r) => resumed.push(r) } });
+  assert.deepEqual(resumed.map((r) => r.methodState), straight.slice(3).map((r) => r.methodState));
+  assert.deepEqual(resumed.map((r) => r.loss), straight.slice(3).map((r) => r.loss));
+  assert.ok(straight.at(-1)!.methodState!.resets >= 2, "resets happened");
+});

@@ -209,14 +209,16 @@ test("E17 MixGRPO schedule: l = 0, +s every τ epochs, roll back when l > L − 
   assert.deepEqual(windows, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [0, 1]], "W ⊂ [0, L)");
 });
 
-test("E17 TempFlow weights ∝ std_i, mean 1 (canonical schedule: 1.66, 1.75, …, 0.48); Guard weights are another option", () => {
+test("E17 TempFlow weights ∝ std_i, mean 1 over the schedule (canonical: 1.66, 1.75, …, 0.48); Guard weights are another option", () => {
   const schedule = shiftedSchedule(10, 3);
   const coefficients = Array.from({ length: 10 }, (_, i) => DYNAMICS["flow-sde"].coefficients(schedule, i, 0.7));
-  const w = STEP_WEIGHTS.tempflow(coefficients);
+  const w = STEP_WEIGHTS.tempflow(coefficients, coefficients);
   assert.ok(Math.abs(w.reduce((x, y) => x + y, 0) / w.length - 1) < 1e-12);
   assert.deepEqual([w[0], w[1], w[9]].map((x) => Number(x.toFixed(2))), [1.66, 1.75, 0.48]);
   coefficients.forEach((cf, i) => assert.ok(Math.abs(w[i] / w[0] - cf.std / coefficients[0].std) < 1e-12));
-  const g = STEP_WEIGHTS.guard(coefficients);
+  // Branching trains one step b: its weight stays std_b / mean_i std_i (not 1).
+  assert.equal(STEP_WEIGHTS.tempflow([coefficients[9]], coefficients)[0], w[9]);
+  const g = STEP_WEIGHTS.guard(coefficients, coefficients);
   assert.ok(Math.abs(g.reduce((x, y) => x + y, 0) / 10 - 1) < 1e-12);
   assert.notDeepEqual(g, w);
 });

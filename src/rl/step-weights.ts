@@ -4,7 +4,9 @@
  * - `guard` (E10): w_i ∝ 1/|β_i| = 1/(|dt_i|·c_i) — GRPO-Guard's gradient reweighting.
  * - `tempflow` (E17 ii): w_i ∝ std_i = σ_{s_i}·sqrt(−dt_i) — TempFlow's noise-aware weight
  *   (paper description only; not confirmed against code).
- * All are normalised to mean 1 over the trained steps.
+ * `guard` is normalised to mean 1 over the trained steps (E10). `tempflow` is normalised over
+ * all trainable steps of the schedule: with TempFlow's branching only one step b is trained per
+ * epoch, and a mean over the trained steps would make every weight 1.
  */
 import type { StepCoefficients } from "../sampling/dynamics.js";
 
@@ -15,8 +17,12 @@ const normalise = (raw: number[]): number[] => {
   return raw.map((w) => w / mean);
 };
 
-export const STEP_WEIGHTS: Record<StepWeighting, (steps: readonly StepCoefficients[]) => number[]> = {
+/** Weights of the trained steps `steps`, given every trainable step of the schedule (default: `steps`). */
+export const STEP_WEIGHTS: Record<StepWeighting, (steps: readonly StepCoefficients[], schedule?: readonly StepCoefficients[]) => number[]> = {
   none: (steps) => steps.map(() => 1),
   guard: (steps) => normalise(steps.map((c) => 1 / Math.abs(c.beta))),
-  tempflow: (steps) => normalise(steps.map((c) => c.std)),
+  tempflow: (steps, schedule = steps) => {
+    const mean = schedule.reduce((a, c) => a + c.std, 0) / schedule.length;
+    return steps.map((c) => c.std / mean);
+  },
 };

@@ -19,7 +19,7 @@ import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
 import { decodeSamples, disposeRollout, SdeSampler } from "../sampling/sde.js";
-import { selectWindow, type WindowConfig } from "../sampling/window.js";
+import { selectWindow, trainableSteps, type WindowConfig } from "../sampling/window.js";
 import { UserError } from "../engine/errors.js";
 import { groupAdvantages } from "./advantages.js";
 import { REWARD_TRANSFORMS } from "./reward-transforms.js";
@@ -131,7 +131,8 @@ export class GrpoTrainer {
     const { adv, perSample } = await this.advantages(scores, rollout, methodState);
     const t2 = performance.now();
 
-    const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients));
+    const schedule = trainableSteps(this.schedule, this.dynamics).map((i) => this.dynamics.coefficients(this.schedule, i, config.sampling.eta));
+    const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients), schedule);
     const n = rollout.prompts.length;
     const mb = Math.min(config.train.minibatch, n);
     const stepLog = new StepLog(rollout.steps.length);

@@ -65,7 +65,7 @@ export const METHOD_SETTINGS: Record<string, Record<string, unknown>> = {
   "grpo-guard": { algorithm: "grpo-guard" },
   kl: { train: { kl: { beta: 0.04 } } },
   "norm-guard": { train: { normGuard: { lambda: 1 } } },
-  "flow-dppo": { algorithm: "flow-dppo", advantages: { globalNormalize: true } },
+  "flow-dppo": { algorithm: "flow-dppo", advantages: { std: "batch" } },
   "pref-grpo": { advantages: { reward: "win-rate" } },
   mixgrpo: { sampling: { window: { mode: "sliding", size: 2, stride: 1, every: "auto", limit: 8 } } },
   tempflow: { sampling: { window: { mode: "branch", firstSteps: 6 }, sharedNoise: true }, train: { stepWeights: "tempflow" } },

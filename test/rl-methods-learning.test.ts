@@ -29,7 +29,7 @@ const METHODS: Record<string, { config: Record<string, unknown>; logs: (r: Epoch
     logs: (r) => assert.ok(r.methodStats?.normGuardActive && r.methodStats.normRatio, "hinge-active fraction and n_θ/n_ref"),
   },
   "flow-dppo (E16)": {
-    config: { algorithm: "flow-dppo", train: { trustRegion: 1e-5 } },
+    config: { algorithm: "flow-dppo", train: { trustRegion: 1e-5 }, advantages: { std: "batch" } },
     logs: (r) => assert.ok(r.methodStats?.dppoMasked && r.methodStats.dppoK && r.methodStats.dppoOutside, "masked fraction, k, P(k ≥ δ)"),
   },
   "pref-grpo (E18)": {

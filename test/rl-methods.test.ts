@@ -268,3 +268,11 @@ test("E18 win rate: r = (0.1, 0.5, 0.5, 0.9) ⇒ (0, ½, ½, 1); invariant to r 
   const tied = Array.from(winRates(Float32Array.from([0.1, 0.5, 0.5, 0.9]), { groupSize: 4, tieTolerance: 0.45 }));
   [1 / 3, 1 / 2, 1 / 2, 2 / 3].forEach((x, j) => assert.ok(Math.abs(tied[j] - x) < 1e-7, `w_${j} = ${tied[j]}`));
 });
+
+test("E16 advantages: group mean / batch-global std (advantages.std = batch)", async () => {
+  const { groupAdvantages } = await import("../src/rl/advantages.js");
+  const r = Float32Array.from([1, 2, 3, 10, 20, 30]);
+  const batchStd = Math.sqrt([1, 2, 3, 10, 20, 30].reduce((a, x) => a + (x - 11) ** 2, 0) / 6);
+  const A = groupAdvantages([r], { groupSize: 3, weights: [1], globalNormalize: false, clip: 100, std: "batch" }).advantages;
+  [-1, 0, 1, -10, 0, 10].forEach((x, j) => assert.ok(Math.abs(A[j] - x / batchStd) < 1e-6, `A_${j} = ${A[j]}`));
+});

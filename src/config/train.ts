@@ -63,6 +63,8 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       globalNormalize: z.boolean().default(false),
       clip: z.number().positive().default(5),
+      /** r − mean_group divided by the group's std (E7) or by the batch's reward std (Flow-DPPO, E16). */
+      std: z.enum(["group", "batch"]).default("group"),
       /** Reward transform before E7: raw, or Pref-GRPO's within-group win rate (E18). */
       reward: z.enum(["raw", "win-rate"]).default("raw"),
       /** E18: |r_j − r_j'| ≤ tieTolerance counts as a tie (½ each). */

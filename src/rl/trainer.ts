@@ -218,6 +218,7 @@ export class GrpoTrainer {
       weights: this.rewards.map((r) => r.weight),
       globalNormalize: config.advantages.globalNormalize,
       clip: config.advantages.clip,
+      std: config.advantages.std,
     });
     let perSample: Record<string, Float32Array> = {};
     const proxy = Float32Array.from(scores[0], (_, i) => scores.reduce((a, r, k) => a + this.rewards[k].weight * r[i], 0));

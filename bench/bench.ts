@@ -4,7 +4,10 @@
  * shift 3) with log-probs, then one inner epoch over all 10 steps, minibatch 32, clip 1e-4,
  * Adam lr 1e-4 — timed against the PyTorch reference on the same machine.
  *
- *   npm run bench [-- --repeats 3] [--all] [--tiny] [--no-reference]
+ *   npm run bench [-- --repeats 3] [--all] [--methods] [--tiny] [--no-reference]
+ *
+ * --all: every algorithm × dynamics, and (as --methods) every method of E13–E18 with its example
+ * config's settings on the same canonical epoch, beside Flow-GRPO's epoch time.
  *
  *   flags: --no-ceiling (skip the wasm ceiling), --no-one-core (skip the one-thread run)
  *
@@ -67,8 +70,20 @@ interface EpochTiming {
   cpu_s: number;
 }
 
-async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard", dynamics: "flow-sde" | "dance-sde" | "cps", repeats: number, scale: { prompts: number; group: number; steps: number; minibatch: number }) {
-  const config = TrainConfigSchema.parse({
+/** The settings each method's example config (configs/<method>/digits.yaml) adds to Flow-GRPO. */
+export const METHOD_SETTINGS: Record<string, Record<string, unknown>> = {
+  "flow-grpo": {},
+  "grpo-guard": { algorithm: "grpo-guard" },
+  kl: { train: { kl: { beta: 0.04 } } },
+  "norm-guard": { train: { normGuard: { lambda: 1 } } },
+  "flow-dppo": { algorithm: "flow-dppo", advantages: { std: "batch" } },
+  "pref-grpo": { advantages: { reward: "win-rate" } },
+  mixgrpo: { sampling: { window: { mode: "sliding", size: 2, stride: 1, every: "auto", limit: 8 } } },
+  tempflow: { sampling: { window: { mode: "branch", firstSteps: 6 }, sharedNoise: true }, train: { stepWeights: "tempflow" } },
+};
+
+async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard", dynamics: "flow-sde" | "dance-sde" | "cps", repeats: number, scale: { prompts: number; group: number; steps: number; minibatch: number }, method: Record<string, unknown> = {}) {
+  const canonical = {
     name: "bench",
     algorithm,
     dynamics,
@@ -77,7 +92,14 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
     groupSize: scale.group,
     train: { epochs: repeats + 1, minibatch: scale.minibatch, lr: 1e-4, clipLow: 1e-4, clipHigh: 1e-4 },
     eval: { every: 0 },
-  });
+  };
+  const merge = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => {
+      const [x, y] = [a[k], b[k]];
+      const objects = typeof x === "object" && typeof y === "object" && x && y && !Array.isArray(x);
+      return [k, objects ? merge(x as Record<string, unknown>, y as Record<string, unknown>) : y === undefined ? x : y];
+    }));
+  const config = TrainConfigSchema.parse(merge(canonical, method));
   const model = createModel(presetConfig(preset));
   const params = model.init(random.key(0));
   const paramCount = countParams(params);
@@ -92,7 +114,7 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
     if (e > 0) timings.push({ sample_s: sample, train_s: train, epoch_s: sample + reward + train, cpu_s: (cpu.user + cpu.system) / 1e6 });
     buffers.push(liveBuffers()?.count ?? -1);
   }
-  const trainedSteps = trainer.schedule.steps; // every step is trained in B1
+  const trainedSteps = trainer.schedule.steps; // every step is trained in B1 (not by MixGRPO/TempFlow)
   trainer.dispose();
   return {
     paramCount,
@@ -247,6 +269,21 @@ export async function bench(argv: string[]): Promise<Record<string, unknown>> {
     }
     result.variants_epoch_s = variants;
     result.guard_overhead_pct = +(100 * (variants["grpo-guard/flow-sde"] / variants["flow-grpo/flow-sde"] - 1)).toFixed(1);
+  }
+  if (flag("--all") || flag("--methods")) {
+    // Interleaved repeats (method order rotates each round) so that load changes on a shared
+    // machine spread over all methods; medians per method.
+    const names = Object.keys(METHOD_SETTINGS);
+    const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    for (let round = 0; round < repeats; round++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(k + round) % names.length];
+        times[name].push((await timeEpochs(preset, "flow-grpo", "flow-sde", 1, scale, METHOD_SETTINGS[name])).epoch_s);
+      }
+    }
+    const epoch = Object.fromEntries(names.map((n) => [n, +median(times[n]).toFixed(3)]));
+    result.methods_epoch_s = epoch;
+    result.methods_vs_flow_grpo_pct = Object.fromEntries(names.map((n) => [n, +(100 * (epoch[n] / epoch["flow-grpo"] - 1)).toFixed(1)]));
   }
   const withReference = !(flag("--no-reference") || tiny);
   if (!withReference) {

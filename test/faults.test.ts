@@ -48,7 +48,7 @@ test("a NaN reward once and a forced non-finite gradient: the run goes on, param
   let epochs = 0;
   GrpoTrainer.prototype.runEpoch = async function (this: GrpoTrainer) {
     if (++epochs === 4) {
-      const self = this as unknown as { chunkGrad: (params: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }, share: unknown) => unknown };
+      const self = (this as unknown as { optimiser: { chunkGrad: (params: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }, share: unknown) => unknown } }).optimiser;
       const chunkGrad = self.chunkGrad;
       self.chunkGrad = (params: unknown, ref: unknown, rows: { advantage: ReturnType<typeof np.array> }, share: unknown) => {
         rows.advantage = rows.advantage.mul(NaN);

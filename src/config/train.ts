@@ -12,8 +12,14 @@ const windowSchema = z.discriminatedUnion("mode", [
     mode: z.literal("sliding"),
     size: z.number().int().positive(),
     stride: z.number().int().positive().default(1),
-    every: z.number().int().positive().default(1),
+    /** Epochs per window position (τ); "auto" = one sweep over the run: ⌊epochs/(⌊(L−w)/s⌋+1)⌋ (E17). */
+    every: z.union([z.number().int().positive(), z.literal("auto")]).default(1),
+    /** L: the window stays inside the first L trainable steps (MixGRPO: N − 2); default all. */
+    limit: z.number().int().positive().optional(),
   }),
+  /** TempFlow branching (E17 i): ODE before step b, one SDE step at b, ODE after; b drawn from the
+   *  first `firstSteps` trainable steps, once per epoch for every group (testbed choice). */
+  z.strictObject({ mode: z.literal("branch"), firstSteps: z.number().int().positive().default(6) }),
 ]);
 
 export const TrainConfigSchema = z.strictObject({
@@ -27,8 +33,8 @@ export const TrainConfigSchema = z.strictObject({
       preset: z.string().optional(),
     })
     .prefault({}),
-  /** flow-grpo | grpo-guard (src/rl/objectives.ts). */
-  algorithm: z.enum(["flow-grpo", "grpo-guard"]).default("grpo-guard"),
+  /** The surrogate (src/rl/objectives.ts): flow-grpo (E8) | grpo-guard (E9–E10) | flow-dppo (E16). */
+  algorithm: z.enum(["flow-grpo", "grpo-guard", "flow-dppo"]).default("grpo-guard"),
   /** flow-sde | dance-sde | cps (src/sampling/dynamics.ts). DanceGRPO = flow-grpo on dance-sde. */
   dynamics: z.enum(["flow-sde", "dance-sde", "cps"]).default("flow-sde"),
   sampling: z
@@ -55,7 +61,16 @@ export const TrainConfigSchema = z.strictObject({
     .min(1)
     .default([{ name: "digit-ocr", weight: 1, options: {} }]),
   advantages: z
-    .strictObject({ globalNormalize: z.boolean().default(false), clip: z.number().positive().default(5) })
+    .strictObject({
+      globalNormalize: z.boolean().default(false),
+      clip: z.number().positive().default(5),
+      /** r − mean_group divided by the group's std (E7) or by the batch's reward std (Flow-DPPO, E16). */
+      std: z.enum(["group", "batch"]).default("group"),
+      /** Reward transform before E7: raw, or Pref-GRPO's within-group win rate (E18). */
+      reward: z.enum(["raw", "win-rate"]).default("raw"),
+      /** E18: |r_j − r_j'| ≤ tieTolerance counts as a tie (½ each). */
+      tieTolerance: z.number().nonnegative().default(0),
+    })
     .prefault({}),
   train: z
     .strictObject({
@@ -72,8 +87,37 @@ export const TrainConfigSchema = z.strictObject({
       maxGradNorm: z.number().nonnegative().default(1),
       clipLow: z.number().positive().default(1e-4),
       clipHigh: z.number().positive().default(1e-4),
+      /** E8/E13 KL to the frozen reference: β_KL (sweep 0, 0.01, 0.04, 0.16) and its form (x: ÷2σ_s², Flow-GRPO). */
       kl: z.strictObject({ beta: z.number().nonnegative().default(0), type: z.enum(["x", "v"]).default("x") }).prefault({}),
+      /** Per-step loss weights, one option (E17): auto = the algorithm's (guard for grpo-guard, else none). */
+      stepWeights: z.enum(["auto", "none", "guard", "tempflow"]).default("auto"),
+      /** Flow-DPPO's trust region δ on the per-dimension KL k (E16). */
+      trustRegion: z.number().positive().default(1e-5),
+      /** NormGuard (E15): λ·mean max(0, n_θ − sg(n_ref)); λ = 0 = off. */
+      normGuard: z
+        .strictObject({ lambda: z.number().nonnegative().default(0), form: z.enum(["absolute", "relative"]).default("absolute") })
+        .prefault({}),
       emaDecay: z.number().min(0).max(1).default(0.9),
+    })
+    .prefault({}),
+  /** GARDO (E14): gated KL, adaptive risk p, reference resets, diversity-aware advantages. */
+  gardo: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Auxiliary rewards (like `rewards`): they feed only the gate, never the advantages. */
+      aux: z
+        .array(z.strictObject({ name: z.string(), options: z.record(z.string(), z.unknown()).default({}) }))
+        .default([{ name: "digit-ocr", options: { weights: "weights/aux-cnn.safetensors" } }]),
+      /** Features of the diversity term: a digit classifier's penultimate layer, or null = the samples. */
+      features: z.string().nullable().default("weights/aux-cnn.safetensors"),
+      /** sgnU: +1 = U > 0 when the proxy rates a sample above the auxiliaries; −1 = the released code. */
+      sign: z.union([z.literal(1), z.literal(-1)]).default(1),
+      /** R: reset the reference at least every R epochs. */
+      resetEvery: z.number().int().positive().default(15),
+      /** κ: an optimizer step with mean KL > κ resets the reference at the next epoch. */
+      klThreshold: z.number().positive().default(3e-4),
+      /** Diversity-aware advantages (E14 e) instead of E7. */
+      diversity: z.boolean().default(true),
     })
     .prefault({}),
   eval: z
@@ -106,8 +150,14 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       /** Per-step gradient norms (one extra backward per trained step) every N epochs; 0 = off. */
       gradNormEvery: z.number().int().nonnegative().default(0),
-      histogramRange: z.number().positive().default(0.05),
+      /** Half-range of the per-step log-ratio histograms; "auto" = max(2·log(1+ε), observed |p1|, |p99|). */
+      histogramRange: z.union([z.literal("auto"), z.number().positive()]).default("auto"),
       histogramBins: z.number().int().positive().default(40),
+      /** ‖v_θ‖/‖v_ref‖ (E15) on the trained states of the on-policy minibatch every N epochs (one
+       *  reference forward pass); 0 = off. */
+      velocityNormEvery: z.number().int().nonnegative().default(1),
+      /** ‖v_θ‖/‖v_ref‖ along θ's evaluation ODE (one extra forward per evaluation step). */
+      velocityNormEval: z.boolean().default(true),
     })
     .prefault({}),
   output: z.strictObject({ dir: z.string().default("runs") }).prefault({}),

@@ -6,12 +6,14 @@
  * sample i belongs to the *held-out* split when i mod 5 = 4 (20%) and to the *train* split
  * otherwise (80%). Train feeds the generator and the proxy reward's classifier; held-out is
  * reserved for the gold judge and Fréchet statistics, which RL never optimises.
+ * `aux` (i mod 5 = 3, a quarter of train) trains GARDO's auxiliary classifier (E14): disjoint
+ * from held-out, but a subset of the proxy's train split (no digit is left outside both).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
-export type Split = "train" | "heldout" | "all";
+export type Split = "train" | "heldout" | "aux" | "all";
 
 export interface DigitSet {
   /** [n × 784] row-major pixels in [−1, 1]. */
@@ -52,6 +54,7 @@ function loadRaw(): NonNullable<typeof cache> {
 export function inSplit(indexInClass: number, split: Split): boolean {
   if (split === "all") return true;
   const heldout = indexInClass % HELDOUT_MODULUS === HELDOUT_MODULUS - 1;
+  if (split === "aux") return indexInClass % HELDOUT_MODULUS === HELDOUT_MODULUS - 2;
   return split === "heldout" ? heldout : !heldout;
 }
 

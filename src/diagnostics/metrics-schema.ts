@@ -10,7 +10,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { z } from "zod";
-import type { EpochRecord } from "../rl/trainer.js";
+import type { EpochRecord, EvalRecord } from "./records.js";
 import type { GoldMetrics } from "../rewards/gold.js";
 import type { StepStats } from "./ratio-stats.js";
 import { readMetrics } from "./metrics.js";
@@ -24,6 +24,15 @@ export const SummarySchema = z.object({ mean: stat, std: stat, p1: stat, p5: sta
 export const HistogramSchema = z
   .object({ edges: z.array(z.number()), counts: z.array(z.number().nonnegative()) })
   .refine((h) => h.edges.length === h.counts.length + 1, { message: "histogram needs one more edge than counts" });
+
+export const VelocityNormSchema = z.object({ ratio: stat, p5: stat, p50: stat, p95: stat, above: stat, count: index });
+
+export const EvalVelocityNormSchema = z.object({
+  pooled: VelocityNormSchema,
+  steps: z.array(VelocityNormSchema.extend({ step: index, s: stat })),
+});
+
+export const OnPolicyCheckSchema = z.object({ rows: index, maxAbsLogRatio: stat, maxAbsClippedLogRatio: stat });
 
 export const StepStatsSchema = z.object({
   step: index,
@@ -39,6 +48,8 @@ export const StepStatsSchema = z.object({
   approxKl: stat,
   klRef: stat,
   count: index,
+  velocityNorm: VelocityNormSchema.optional(),
+  method: z.record(z.string(), stat).optional(),
 });
 
 export const RewardSummarySchema = z.object({ name: z.string(), mean: stat, std: stat });
@@ -58,6 +69,10 @@ export const EpochMetricsSchema = z.object({
   gradNorm: stat,
   optimizerSteps: index,
   steps: z.array(StepStatsSchema),
+  onPolicy: OnPolicyCheckSchema.optional(),
+  histogramRange: stat.optional(),
+  methodStats: z.record(z.string(), z.object({ mean: stat, max: stat })).optional(),
+  methodState: z.record(z.string(), stat).optional(),
   stepGradNorms: z.array(StepGradNormSchema).optional(),
   seconds: z.object({ sample: z.number(), reward: z.number(), train: z.number() }),
 });
@@ -96,6 +111,7 @@ export const EvalMetricsSchema = z.object({
   rewards: z.array(RewardSummarySchema),
   proxy: stat,
   gold: GoldMetricsSchema.optional(),
+  velocityNorm: EvalVelocityNormSchema.optional(),
   prompts: z.array(z.string()),
 });
 
@@ -128,7 +144,8 @@ const writerMatchesSchema: [
   Accepts<z.input<typeof StepStatsSchema>, StepStats>,
   Accepts<z.input<typeof GoldMetricsSchema>, GoldMetrics>,
   Accepts<z.input<typeof EpochMetricsSchema>, { type: "epoch" } & EpochRecord>,
-] = [true, true, true];
+  Accepts<z.input<typeof EvalMetricsSchema>, { type: "eval" } & Omit<EvalRecord, "images" | "sampleShape">>,
+] = [true, true, true, true];
 void writerMatchesSchema;
 
 const RECORD_TYPES = new Set(["epoch", "eval", "fault", "alarm"]);

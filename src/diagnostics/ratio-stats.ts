@@ -2,7 +2,13 @@
  * Per-trained-step statistics the paper's figures rely on (algorithms.md E11): the
  * distribution of the (clipped-on) log-ratio, clip fractions split by advantage sign, and
  * approximate KL. Pure functions over host arrays.
+ *
+ * The trainer feeds these statistics from off-policy minibatches only: the first minibatch of
+ * an epoch is on-policy (θ = θ_old, ratio exactly 1, E8) and would halve every clip fraction
+ * and dilute the log-ratio moments; it is reported separately (EpochRecord.onPolicy).
  */
+import type { VelocityNormStats } from "./velocity-norm.js";
+
 export interface Summary {
   mean: number;
   std: number;
@@ -38,6 +44,25 @@ export interface StepStats {
   approxKl: number;
   klRef: number;
   count: number;
+  /** ‖v_θ‖/‖v_ref‖ at this step's trained states (E15 diagnostic), when measured. */
+  velocityNorm?: VelocityNormStats;
+  /** Means of the method's own per-row statistics at this step (e.g. dppoMasked, normGuardActive). */
+  method?: Record<string, number>;
+}
+
+/**
+ * The histogram half-range of an epoch (one range for all its steps, so that the per-step
+ * histograms can be compared): twice the clip boundary max(log(1+ε_hi), −log(1−ε_lo)), widened
+ * to the largest |1st| or |99th| percentile of the observed clipped-on log-ratios.
+ */
+export function autoHistogramRange(perStep: readonly ArrayLike<number>[], clipLow: number, clipHigh: number): number {
+  let range = 2 * Math.max(Math.log1p(clipHigh), -Math.log1p(-clipLow));
+  for (const values of perStep) {
+    if (values.length === 0) continue;
+    const { p1, p99 } = summarize(values);
+    if (Number.isFinite(p1) && Number.isFinite(p99)) range = Math.max(range, Math.abs(p1), Math.abs(p99));
+  }
+  return range;
 }
 
 function quantile(sorted: Float64Array, q: number): number {

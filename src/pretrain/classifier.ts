@@ -18,7 +18,7 @@ import { UserError } from "../engine/errors.js";
 export const ClassifierTrainConfigSchema = z.strictObject({
   model: z.string().default("digit-cnn"),
   /** Split to train on; accuracy is reported on the other one. */
-  split: z.enum(["train", "heldout"]).default("train"),
+  split: z.enum(["train", "heldout", "aux"]).default("train"),
   epochs: z.number().int().positive().default(8),
   batchSize: z.number().int().positive().default(64),
   lr: z.number().positive().default(2e-3),
@@ -92,7 +92,7 @@ export async function trainClassifier(
   if (!preset) throw new UserError(`unknown classifier preset "${config.model}" (known: ${Object.keys(CLASSIFIER_PRESETS).join(", ")})`);
   const classifier = createClassifier(preset);
   const trainSet: DigitSet = loadDigits(config.split);
-  const evalSplit = config.split === "train" ? "heldout" : "train";
+  const evalSplit = config.split === "heldout" ? "train" : "heldout";
   const evalSet = loadDigits(evalSplit);
   const keys = new KeyChain(config.seed);
   const rng = new HostRng(config.seed);

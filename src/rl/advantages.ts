@@ -9,6 +9,8 @@ export interface AdvantageOptions {
   /** Re-normalise the combined advantage over the whole batch (zero mean, unit std). */
   globalNormalize: boolean;
   clip: number;
+  /** Divide r − mean_group by the group's std (E7, default) or by the whole batch's reward std (Flow-DPPO, E16). */
+  std?: "group" | "batch";
 }
 
 export interface AdvantageResult {
@@ -42,11 +44,13 @@ export function groupAdvantages(rewards: readonly Float32Array[], options: Advan
   rewards.forEach((r, k) => {
     let zero = 0;
     let stdSum = 0;
+    const batchStd = meanStd(r, 0, n)[1];
     for (let g = 0; g < groups; g++) {
       const [mean, std] = meanStd(r, g * G, G);
       stdSum += std;
       if (std === 0) zero += 1;
-      for (let j = 0; j < G; j++) combined[g * G + j] += (weights[k] * (r[g * G + j] - mean)) / Math.max(std, STD_FLOOR);
+      const scale = options.std === "batch" ? batchStd : std;
+      for (let j = 0; j < G; j++) combined[g * G + j] += (weights[k] * (r[g * G + j] - mean)) / Math.max(scale, STD_FLOOR);
     }
     zeroStdFraction.push(zero / groups);
     groupStdMean.push(stdSum / groups);

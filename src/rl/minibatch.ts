@@ -9,7 +9,8 @@ import type { EpochRollout } from "./rollout.js";
 
 /**
  * Rows for rollout steps `steps` (positions in rollout.steps) and samples `indices`.
- * `weights[k]` is the loss weight of steps[k]. Borrows the rollout.
+ * `weights[k]` is the loss weight of steps[k]; `perSample` adds per-sample inputs some methods
+ * need (e.g. GARDO's gate), repeated for every step. Borrows the rollout.
  */
 export function gatherRows(
   rollout: Pick<EpochRollout, "steps" | "tokens">,
@@ -17,6 +18,7 @@ export function gatherRows(
   indices: readonly number[],
   advantages: ArrayLike<number>,
   weights: readonly number[],
+  perSample: Record<string, ArrayLike<number>> = {},
 ): MinibatchRows {
   const records = steps.map((k) => rollout.steps[k]);
   const b = indices.length;
@@ -43,6 +45,7 @@ export function gatherRows(
     stepWeight: perStep((_, k) => weights[k]),
     advantage: np.array(Float32Array.from({ length: records.length * b }, (_, r) => advantages[indices[r % b]])),
   };
+  for (const [key, values] of Object.entries(perSample)) rows[key] = np.array(Float32Array.from({ length: records.length * b }, (_, r) => values[indices[r % b]]));
   idx.dispose();
   return rows;
 }

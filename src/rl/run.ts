@@ -147,7 +147,7 @@ export function epochMetrics(record: EpochRecord): Record<string, unknown> {
 }
 
 export function evalMetrics(record: EvalRecord): Record<string, unknown> {
-  return { type: "eval", epoch: record.epoch, rewards: record.rewards, proxy: record.proxy, gold: record.gold, prompts: record.prompts };
+  return { type: "eval", epoch: record.epoch, rewards: record.rewards, proxy: record.proxy, gold: record.gold, velocityNorm: record.velocityNorm, prompts: record.prompts };
 }
 
 /**

@@ -1,72 +1,40 @@
 /**
  * The GRPO trainer: one loop for every algorithm × dynamics.
  *
- *   epoch: window (E6) → prompts × G → SDE rollout with log-probs → rewards → advantages (E7)
- *          → inner epochs × shuffled minibatches: jitted loss → grad over chunks of at most
- *            train.chunkRows rows (trained steps × trajectories), gradients summed, then one
- *            jit(clip → Adam → EMA) per minibatch (E8–E10)
- *          → per-step diagnostics (E11) → logger
+ *   epoch: window (E6) → prompts × G → SDE rollout with log-probs (rollout.ts) → rewards
+ *          (scoring.ts) → advantages (E7) → inner epochs × shuffled minibatches, each one
+ *          optimizer step (optimisation.ts, E8–E10) → per-step diagnostics (epoch-stats.ts,
+ *          E11) → logger
  *   evaluate(): EMA weights → ODE with fixed noise → proxy rewards (+ gold panel) → logger
  *   (the epoch/evaluation/checkpoint schedule of a run lives in run.ts)
  */
-import { jit, numpy as np, valueAndGrad, type JaxArray } from "../engine/jax.js";
-import { adamw, applyUpdates, emaUpdate, globalNorm, type GradientTransformation, type OptState } from "../engine/optim.js";
 import { HostRng, KeyChain, type KeyChainState } from "../engine/prng.js";
-import { disposeTree, mapTrees, refTree, type ParamTree } from "../engine/tree.js";
+import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
 import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
-import { stepStats, type StepStats } from "../diagnostics/ratio-stats.js";
-import type { Reward } from "../rewards/reward.js";
-import type { GoldPanel, GoldMetrics } from "../rewards/gold.js";
+import type { EpochRecord, EvalRecord, FaultEvent } from "../diagnostics/records.js";
+import { velocityNormStats, type VelocityNormStats } from "../diagnostics/velocity-norm.js";
+import type { GoldPanel } from "../rewards/gold.js";
 import { dynamicsByName, type Dynamics } from "../sampling/dynamics.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { shiftedSchedule, type TimestepSchedule } from "../sampling/schedule.js";
 import { decodeSamples, disposeRollout, SdeSampler } from "../sampling/sde.js";
-import { selectWindow, type WindowConfig } from "../sampling/window.js";
+import { selectWindow, trainableSteps, type WindowConfig } from "../sampling/window.js";
+import { UserError } from "../engine/errors.js";
 import { groupAdvantages } from "./advantages.js";
-import { policyLoss, type LossAux, type LossSettings, type MinibatchRows } from "./loss.js";
-import { gatherRows } from "./minibatch.js";
+import { REWARD_TRANSFORMS } from "./reward-transforms.js";
+import { STEP_WEIGHTS, type StepWeighting } from "./step-weights.js";
+import { StepLog } from "./epoch-stats.js";
+import { epochHooks, type EpochHook } from "./epoch-hooks.js";
 import { objectiveByName, type PolicyObjective } from "./objectives.js";
+import { PolicyOptimiser } from "./optimisation.js";
 import { drawPrompts, sampleGroups, type EpochRollout } from "./rollout.js";
+import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
+import { VelocityNormProbe } from "./velocity-norms.js";
 
-export interface WeightedReward {
-  reward: Reward;
-  weight: number;
-}
-
-export interface RewardSummary {
-  name: string;
-  mean: number;
-  std: number;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  window: number[];
-  prompts: string[];
-  rewards: RewardSummary[];
-  zeroStdFraction: number[];
-  groupStdMean: number[];
-  advantageAbsMean: number;
-  loss: number;
-  gradNorm: number;
-  optimizerSteps: number;
-  steps: StepStats[];
-  /** Per trained step: gradient norm of its loss before and after the step weight (when measured). */
-  stepGradNorms?: { step: number; before: number; after: number }[];
-  seconds: { sample: number; reward: number; train: number };
-}
-
-export interface EvalRecord {
-  epoch: number;
-  rewards: RewardSummary[];
-  /** Σ_k w_k · mean reward k: the proxy the run optimises. */
-  proxy: number;
-  gold?: GoldMetrics;
-  prompts: string[];
-  images: Float32Array;
-  sampleShape: number[];
-}
+// The record types live in src/diagnostics/records.ts; re-exported for existing importers.
+export type { EpochRecord, EvalRecord, FaultEvent, RewardSummary } from "../diagnostics/records.js";
+export { scoreRewards, type WeightedReward } from "./scoring.js";
 
 export interface TrainerLogger {
   epoch(record: EpochRecord): void;
@@ -75,15 +43,6 @@ export interface TrainerLogger {
   fault?(event: FaultEvent): void;
 }
 
-interface TrainState extends ParamTree {
-  params: ParamTree;
-  opt: OptState;
-  ema: ParamTree;
-}
-
-type ChunkGradFn = (params: ParamTree, ref: ParamTree, rows: MinibatchRows, share: JaxArray) => [JaxArray, ParamTree, LossAux];
-type ApplyFn = (state: TrainState, grads: ParamTree, loss: JaxArray) => [TrainState, JaxArray, JaxArray];
-
 /** Host-side trainer state that, with the tensors, makes a resumed run continue exactly. */
 export interface TrainerMeta {
   epoch: number;
@@ -91,31 +50,8 @@ export interface TrainerMeta {
   rng: string;
   skippedSteps: number;
   skippedEpochs: number;
-}
-
-export interface FaultEvent {
-  kind: "nonfinite-step" | "nonfinite-reward";
-  epoch: number;
-  detail: string;
-}
-
-export async function scoreRewards(rewards: readonly WeightedReward[], images: Float32Array, sampleShape: number[], prompts: readonly string[]): Promise<Float32Array[]> {
-  return Promise.all(
-    rewards.map(async ({ reward }) => {
-      const scores = await reward.score({ images, sampleShape, prompts });
-      if (scores.length !== prompts.length) throw new Error(`reward "${reward.name}" returned ${scores.length} scores for ${prompts.length} images`);
-      return scores;
-    }),
-  );
-}
-
-function summarizeRewards(rewards: readonly WeightedReward[], scores: readonly Float32Array[]): RewardSummary[] {
-  return rewards.map(({ reward }, k) => {
-    const r = scores[k];
-    const mean = r.reduce((a, b) => a + b, 0) / r.length;
-    const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
-    return { name: reward.name, mean, std };
-  });
+  /** Saved state of each epoch hook, by name (GARDO's p, history, resets). */
+  hooks?: Record<string, unknown>;
 }
 
 export class GrpoTrainer {
@@ -123,14 +59,12 @@ export class GrpoTrainer {
   readonly dynamics: Dynamics;
   readonly objective: PolicyObjective;
   readonly sampler: SdeSampler;
-  readonly lossSettings: LossSettings;
-  private readonly optimizer: GradientTransformation;
-  private readonly chunkGrad: ChunkGradFn;
-  private readonly accumulate: (a: ParamTree, b: ParamTree) => ParamTree;
-  private readonly applyGrads: ApplyFn;
-  private readonly gradOnly: (params: ParamTree, ref: ParamTree, rows: MinibatchRows) => JaxArray;
-  private state: TrainState;
-  private reference: ParamTree;
+  readonly stepWeighting: StepWeighting;
+  private readonly optimiser: PolicyOptimiser;
+  private readonly probe: VelocityNormProbe;
+  private readonly hooks: EpochHook[];
+  /** θ_0, the initial policy: v_ref of the velocity-norm diagnostic (E15). */
+  private readonly base: ParamTree;
   private keys: KeyChain;
   private rng: HostRng;
   epoch = 0;
@@ -151,49 +85,25 @@ export class GrpoTrainer {
     this.schedule = shiftedSchedule(config.sampling.steps, config.sampling.shift);
     this.dynamics = dynamicsByName(config.dynamics);
     this.objective = objectiveByName(config.algorithm);
+    this.stepWeighting = config.train.stepWeights === "auto" ? this.objective.defaultStepWeights : config.train.stepWeights;
+    if (config.sampling.window.mode === "branch" && !config.sampling.sharedNoise) {
+      throw new UserError("sampling.window.mode = branch (TempFlow, E17) needs sampling.sharedNoise: true (group members share the initial noise)");
+    }
     this.sampler = new SdeSampler(model, this.dynamics, this.schedule, config.sampling.eta);
-    const t = config.train;
-    this.lossSettings = { clipLow: t.clipLow, clipHigh: t.clipHigh, klBeta: t.kl.beta, klType: t.kl.type };
-    this.optimizer = adamw({ lr: t.lr, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm });
+    this.base = refTree(initialParams);
+    this.optimiser = new PolicyOptimiser(config, model, this.objective, initialParams);
+    this.probe = new VelocityNormProbe(model);
+    this.hooks = epochHooks(config);
     this.keys = new KeyChain(config.seed);
     this.rng = new HostRng(config.seed);
-    // Arrays are immutable: EMA and the frozen KL reference start by sharing the buffers.
-    this.reference = t.kl.beta > 0 ? refTree(initialParams) : {};
-    this.state = { params: initialParams, opt: this.optimizer.init(initialParams), ema: refTree(initialParams) };
-
-    const { model: m, objective, lossSettings, optimizer } = this;
-    const loss = (p: ParamTree, ref: ParamTree, rows: MinibatchRows) =>
-      policyLoss(m, objective, lossSettings, p, Object.keys(ref).length ? ref : null, rows);
-    // One chunk of rows (some trained steps × the minibatch): loss and gradients, scaled by the
-    // chunk's share of the minibatch's rows so that the accumulated sum is the minibatch mean.
-    this.chunkGrad = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows, share: JaxArray) => {
-      const [[value, aux], grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
-      const scaled = mapTrees((g) => g.mul(share.ref), grads);
-      return [value.mul(share), scaled, aux];
-    }) as never;
-    this.accumulate = jit((a: ParamTree, b: ParamTree) => mapTrees((x, y) => x.add(y), a, b)) as never;
-    this.applyGrads = jit((state: TrainState, grads: ParamTree, lossValue: JaxArray) => {
-      const gradNorm = globalNorm(grads);
-      const [updates, opt] = optimizer.update(grads, refTree(state.opt), state.params);
-      const params = applyUpdates(refTree(state.params), updates);
-      const ema = emaUpdate(refTree(state.ema), params, t.emaDecay);
-      // A non-finite loss or gradient skips the step: every leaf keeps its old value.
-      const ok = np.logicalAnd(np.isfinite(lossValue), np.isfinite(gradNorm.ref));
-      const next = mapTrees((fresh, old) => np.where(ok.ref, fresh, old), { params, opt, ema } as TrainState, state);
-      return [next, gradNorm, ok];
-    }) as never;
-    this.gradOnly = jit((params: ParamTree, ref: ParamTree, rows: MinibatchRows) => {
-      const [, grads] = valueAndGrad(loss, { hasAux: true })(params, ref, rows);
-      return globalNorm(grads);
-    }) as never;
   }
 
   get params(): ParamTree {
-    return this.state.params;
+    return this.optimiser.state.params;
   }
 
   get emaParams(): ParamTree {
-    return this.state.ema;
+    return this.optimiser.state.ema;
   }
 
   /** One epoch: sample, reward, optimise. */
@@ -202,9 +112,10 @@ export class GrpoTrainer {
     const t0 = performance.now();
     this.epochStart = { keys: this.keys.state(), rng: this.rng.save() };
     this.updatedThisEpoch = false;
-    const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng);
+    for (const hook of this.hooks) if (hook.resetReference?.(this.epoch)) this.optimiser.resetReference();
+    const window = selectWindow(config.sampling.window as WindowConfig, this.schedule, this.dynamics, this.epoch, this.rng, config.train.epochs);
     const groupPrompts = drawPrompts(config.prompts.pool, config.prompts.perEpoch, this.rng);
-    const rollout = await sampleGroups(this.sampler, this.state.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
+    const rollout = await sampleGroups(this.sampler, this.params, groupPrompts, config.groupSize, new Set(window), this.keys, config.sampling.sharedNoise);
     const t1 = performance.now();
 
     const scores = await scoreRewards(this.rewards, rollout.images, this.model.config.sampleShape, rollout.prompts);
@@ -215,78 +126,62 @@ export class GrpoTrainer {
       this.logger.fault?.({ kind: "nonfinite-reward", epoch: this.epoch, detail: `reward "${this.rewards[badReward].reward.name}" returned a non-finite score; epoch not trained` });
       for (const r of scores) r.forEach((x, i) => (r[i] = Number.isFinite(x) ? x : 0));
     }
-    const adv = groupAdvantages(scores, {
-      groupSize: config.groupSize,
-      weights: this.rewards.map((r) => r.weight),
-      globalNormalize: config.advantages.globalNormalize,
-      clip: config.advantages.clip,
-    });
+    const methodState: Record<string, number> = {};
+    if (config.sampling.window.mode !== "all") methodState.windowStart = window[0] ?? -1;
+    const { adv, perSample } = await this.advantages(scores, rollout, methodState);
     const t2 = performance.now();
 
-    const coefficients = rollout.steps.map((r) => r.coefficients);
-    const weights = this.objective.stepWeights(coefficients);
-    const allSteps = rollout.steps.map((_, k) => k);
+    const schedule = trainableSteps(this.schedule, this.dynamics).map((i) => this.dynamics.coefficients(this.schedule, i, config.sampling.eta));
+    const weights = STEP_WEIGHTS[this.stepWeighting](rollout.steps.map((r) => r.coefficients), schedule);
     const n = rollout.prompts.length;
     const mb = Math.min(config.train.minibatch, n);
-    const perStepLog = rollout.steps.map(() => ({ logRatio: [] as number[], clipped: [] as number[], adv: [] as number[], kl: [] as number[] }));
+    const stepLog = new StepLog(rollout.steps.length);
     let lossSum = 0;
     let gradSum = 0;
     let optimizerSteps = 0;
     let stepGradNorms: EpochRecord["stepGradNorms"];
+    let velocityNorms: VelocityNormStats[] | undefined;
+    const normEvery = config.diagnostics.velocityNormEvery;
+    const measureNorms = normEvery > 0 && this.epoch % normEvery === 0;
     const measureGrads = config.diagnostics.gradNormEvery > 0 && this.epoch % config.diagnostics.gradNormEvery === 0;
     for (let inner = 0; inner < (badReward >= 0 ? 0 : config.train.innerEpochs); inner++) {
       const order = this.rng.permutation(n);
       for (let start = 0; start + mb <= n; start += mb) {
         const indices = order.slice(start, start + mb);
-        if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.perStepGradNorms(rollout, indices, adv.advantages, weights);
-        const { loss, grads, rowLogs } = await this.minibatchGradients(rollout, indices, adv.advantages, weights);
-        const [state, gradNorm, ok] = this.applyGrads(this.state, grads, np.array(loss));
-        this.state = state;
+        const onPolicy = inner === 0 && start === 0;
+        if (onPolicy && measureNorms) {
+          const norms = await this.probe.onTrainedStates(this.base, rollout.steps, rollout.tokens, indices);
+          velocityNorms = norms.map(({ normTheta, normRef }) => velocityNormStats(normTheta, normRef));
+        }
+        if (measureGrads && stepGradNorms === undefined) stepGradNorms = await this.optimiser.perStepGradNorms(rollout, indices, adv.advantages, weights);
+        const { loss, grads, chunks } = await this.optimiser.minibatchGradients(rollout, indices, adv.advantages, weights, perSample);
+        const { ok, gradNorm } = await this.optimiser.step(grads, loss);
         this.updatedThisEpoch = true;
-        const [gradValue, okValue] = await Promise.all([gradNorm.data(), ok.data()]);
-        if (!okValue[0]) {
+        if (!ok) {
           this.skippedSteps += 1;
-          this.logger.fault?.({ kind: "nonfinite-step", epoch: this.epoch, detail: `loss ${loss}, gradient norm ${gradValue[0]}: optimizer step skipped` });
+          this.logger.fault?.({ kind: "nonfinite-step", epoch: this.epoch, detail: `loss ${loss}, gradient norm ${gradNorm}: optimizer step skipped` });
           continue;
         }
         lossSum += loss;
-        gradSum += Number(gradValue[0]);
+        gradSum += gradNorm;
         optimizerSteps += 1;
-        for (const row of rowLogs) {
-          const log = perStepLog[row.step];
-          log.logRatio.push(row.logRatio);
-          log.clipped.push(row.clipped);
-          log.adv.push(row.advantage);
-          log.kl.push(row.kl);
-        }
+        for (const chunk of chunks) stepLog.add(chunk, onPolicy);
+        for (const hook of this.hooks) hook.afterStep?.(chunks);
       }
     }
     const t3 = performance.now();
-    const steps = rollout.steps.map((record, k) =>
-      stepStats(
-        {
-          step: record.index,
-          s: record.coefficients.s,
-          dt: record.coefficients.dt,
-          weight: weights[k],
-          logRatio: perStepLog[k].logRatio,
-          clippedLogRatio: perStepLog[k].clipped,
-          advantage: perStepLog[k].adv,
-          klRef: perStepLog[k].kl,
-        },
-        config.train.clipLow,
-        config.train.clipHigh,
-        config.diagnostics.histogramRange,
-        config.diagnostics.histogramBins,
-      ),
-    );
+    const statsSettings = { ...config.diagnostics, clipLow: config.train.clipLow, clipHigh: config.train.clipHigh };
+    const steps = stepLog.stats(rollout.steps, weights, statsSettings);
+    const methodStats = stepLog.methodStats().epoch;
+    for (const hook of this.hooks) Object.assign(methodState, hook.state());
+    if (velocityNorms) steps.forEach((step, k) => (step.velocityNorm = velocityNorms[k]));
     rollout.tokens.dispose();
     disposeRollout(rollout);
     const record: EpochRecord = {
       epoch: this.epoch,
       window,
       prompts: groupPrompts,
-      rewards: summarizeRewards(this.rewards, scores),
+      rewards: rewardSummaries(this.rewards, scores),
       zeroStdFraction: adv.zeroStdFraction,
       groupStdMean: adv.groupStdMean,
       advantageAbsMean: adv.advantages.reduce((a, b) => a + Math.abs(b), 0) / n,
@@ -294,12 +189,46 @@ export class GrpoTrainer {
       gradNorm: gradSum / Math.max(1, optimizerSteps),
       optimizerSteps,
       steps,
+      onPolicy: stepLog.onPolicy,
+      ...(Object.keys(methodStats).length ? { methodStats } : {}),
+      ...(Object.keys(methodState).length ? { methodState } : {}),
+      histogramRange: stepLog.histogramRange(statsSettings),
       stepGradNorms,
       seconds: { sample: (t1 - t0) / 1000, reward: (t2 - t1) / 1000, train: (t3 - t2) / 1000 },
     };
     this.epoch += 1;
     this.logger.epoch(record);
     return record;
+  }
+
+  /**
+   * Rewards → advantages: the reward transform (E18), the group advantages (E7), then each
+   * epoch hook's shaping (GARDO's diversity advantages and gate, E14). Adds to `methodState`.
+   */
+  private async advantages(scores: Float32Array[], rollout: EpochRollout, methodState: Record<string, number>) {
+    const { config } = this;
+    const transform = REWARD_TRANSFORMS[config.advantages.reward];
+    const shaped = scores.map((r) => transform(r, { groupSize: config.groupSize, tieTolerance: config.advantages.tieTolerance }));
+    if (shaped[0] !== scores[0]) {
+      // E18: rank-only rewards turn tiny proxy gaps into full-size advantages — log the raw spread.
+      methodState.rawGroupStd = groupAdvantages([scores[0]], { groupSize: config.groupSize, weights: [1], globalNormalize: false, clip: Infinity }).groupStdMean[0];
+    }
+    const adv = groupAdvantages(shaped, {
+      groupSize: config.groupSize,
+      weights: this.rewards.map((r) => r.weight),
+      globalNormalize: config.advantages.globalNormalize,
+      clip: config.advantages.clip,
+      std: config.advantages.std,
+    });
+    let perSample: Record<string, Float32Array> = {};
+    const proxy = Float32Array.from(scores[0], (_, i) => scores.reduce((a, r, k) => a + this.rewards[k].weight * r[i], 0));
+    for (const hook of this.hooks) {
+      if (!hook.shape) continue;
+      const out = await hook.shape({ proxy, images: rollout.images, sampleShape: this.model.config.sampleShape, prompts: rollout.prompts, groupSize: config.groupSize, clip: config.advantages.clip, advantages: adv.advantages });
+      if (out.advantages) adv.advantages = out.advantages;
+      perSample = { ...perSample, ...out.perSample };
+    }
+    return { adv, perSample };
   }
 
   /**
@@ -317,86 +246,59 @@ export class GrpoTrainer {
   /** Everything needed to continue this run exactly: tensors (borrowed) and host state. */
   exportState(): { tensors: ParamTree; meta: TrainerMeta } {
     return {
-      tensors: { state: this.state, reference: this.reference },
-      meta: { epoch: this.epoch, keys: this.keys.state(), rng: this.rng.save(), skippedSteps: this.skippedSteps, skippedEpochs: this.skippedEpochs },
+      tensors: this.optimiser.tensors(),
+      meta: {
+        epoch: this.epoch,
+        keys: this.keys.state(),
+        rng: this.rng.save(),
+        skippedSteps: this.skippedSteps,
+        skippedEpochs: this.skippedEpochs,
+        ...(this.hooks.length ? { hooks: Object.fromEntries(this.hooks.map((h) => [h.name, h.save()])) } : {}),
+      },
     };
   }
 
   /** Replace the state with a checkpoint's (tensors shaped like exportState().tensors; consumed). */
   importState(tensors: ParamTree, meta: TrainerMeta): void {
-    const loaded = tensors as { state: TrainState; reference: ParamTree };
-    disposeTree(this.state);
-    disposeTree(this.reference);
-    this.state = loaded.state;
-    this.reference = loaded.reference;
+    this.optimiser.load(tensors);
     this.epoch = meta.epoch;
     this.keys = KeyChain.restore(meta.keys);
     this.rng = HostRng.restore(meta.rng);
     this.skippedSteps = meta.skippedSteps;
     this.skippedEpochs = meta.skippedEpochs;
-  }
-
-  /**
-   * Loss and gradient of one minibatch over all trained steps, computed in chunks of at most
-   * `train.chunkRows` rows (steps × samples) — one batched forward/backward per chunk, the
-   * gradients summed with each chunk's share of the rows (jax-js's wasm memory is 4 GiB).
-   */
-  private async minibatchGradients(rollout: EpochRollout, indices: readonly number[], advantages: Float32Array, weights: readonly number[]) {
-    const b = indices.length;
-    const K = rollout.steps.length;
-    const stepsPerChunk = Math.max(1, Math.floor(this.config.train.chunkRows / b));
-    let grads: ParamTree | null = null;
-    let loss = 0;
-    const rowLogs: { step: number; logRatio: number; clipped: number; advantage: number; kl: number }[] = [];
-    for (let first = 0; first < K; first += stepsPerChunk) {
-      const steps = Array.from({ length: Math.min(stepsPerChunk, K - first) }, (_, j) => first + j);
-      const rows = gatherRows(rollout, steps, indices, advantages, steps.map((k) => weights[k]));
-      const [value, chunkGrads, aux] = this.chunkGrad(refTree(this.state.params), refTree(this.reference), rows, np.array(steps.length / K));
-      grads = grads === null ? chunkGrads : this.accumulate(grads, chunkGrads);
-      const [lossValue, logRatio, clipped, kl] = await Promise.all([value.data(), aux.logRatio.data(), aux.clippedLogRatio.data(), aux.klRef.data()]);
-      loss += Number(lossValue[0]);
-      for (let r = 0; r < logRatio.length; r++) {
-        rowLogs.push({ step: steps[Math.floor(r / b)], logRatio: Number(logRatio[r]), clipped: Number(clipped[r]), advantage: advantages[indices[r % b]], kl: Number(kl[r]) });
-      }
-    }
-    return { loss, grads: grads!, rowLogs };
-  }
-
-  /** Gradient norm of each trained step's loss alone, unweighted and weighted (E10 diagnostic). */
-  async perStepGradNorms(rollout: EpochRollout, indices: readonly number[], advantages: Float32Array, weights: readonly number[]): Promise<{ step: number; before: number; after: number }[]> {
-    const out: { step: number; before: number; after: number }[] = [];
-    for (let k = 0; k < rollout.steps.length; k++) {
-      const rows = gatherRows(rollout, [k], indices, advantages, [1]);
-      const norm = Number((await this.gradOnly(refTree(this.state.params), refTree(this.reference), rows).data())[0]);
-      out.push({ step: rollout.steps[k].index, before: norm, after: norm * weights[k] });
-    }
-    return out;
+    for (const hook of this.hooks) if (meta.hooks?.[hook.name] !== undefined) hook.restore(meta.hooks[hook.name]);
   }
 
   /** Evaluate the EMA policy: ODE sampling with fixed noise, proxy rewards. */
   async evaluate(): Promise<EvalRecord> {
     const { config, model } = this;
     const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
-    const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
     const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
-    const final = await sampler.sample(this.state.ema, noise, prompts);
-    sampler.dispose();
+    let final;
+    let velocityNorm: EvalRecord["velocityNorm"];
+    if (config.diagnostics.velocityNormEval) {
+      const schedule = shiftedSchedule(config.eval.steps, config.sampling.shift);
+      ({ final, norms: velocityNorm } = await this.probe.onOdeTrajectory(this.emaParams, this.base, schedule, noise, prompts));
+    } else {
+      const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
+      final = await sampler.sample(this.emaParams, noise, prompts);
+      sampler.dispose();
+    }
     const images = await decodeSamples(final, model.config.sampleShape);
     const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
-    const rewards = summarizeRewards(this.rewards, scores);
+    const rewards = rewardSummaries(this.rewards, scores);
     const proxy = rewards.reduce((a, r, k) => a + this.rewards[k].weight * r.mean, 0);
     const gold = this.gold ? await this.gold.evaluate(images, prompts) : undefined;
-    const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, prompts, images, sampleShape: model.config.sampleShape };
+    const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, velocityNorm, prompts, images, sampleShape: model.config.sampleShape };
     this.logger.evaluation?.(record);
     return record;
   }
 
   dispose(): void {
     this.sampler.dispose();
-    for (const f of [this.chunkGrad, this.accumulate, this.applyGrads]) (f as unknown as { dispose(): void }).dispose();
-    (this.gradOnly as unknown as { dispose(): void }).dispose();
-    disposeTree(this.state);
-    disposeTree(this.reference);
+    this.probe.dispose();
+    for (const hook of this.hooks) hook.dispose?.();
+    this.optimiser.dispose();
+    disposeTree(this.base);
   }
 }
-

@@ -5,8 +5,14 @@
  * - `fixed`: steps start … start+size−1;
  * - `random`: each epoch, a size drawn from `candidates`, then that many trainable steps
  *   chosen uniformly (TempFlow/MixGRPO-style efficiency);
- * - `sliding`: a contiguous window of `size` that advances by `stride` every `every` epochs,
- *   from the noisy end towards the data end, wrapping around (MixGRPO).
+ * - `sliding` (MixGRPO, E17): W = {l..l+w−1} inside the first L trainable steps; l starts at 0
+ *   and advances by s (`stride`) every τ (`every`) epochs, rolling back to 0 when l > L − w
+ *   (testbed rule; the official code lets the last windows come out truncated). τ = "auto"
+ *   makes one sweep over the run: τ = ⌊epochs/(⌊(L−w)/s⌋+1)⌋.
+ * - `branch` (TempFlow, E17 i): one SDE step b, drawn uniformly from the first `firstSteps`
+ *   trainable steps, ODE elsewhere; with shared initial noise the members of a group are
+ *   identical up to x_{s_b}, and the in-group reward spread is credited to b. b is drawn once
+ *   per epoch for all groups (testbed choice: one window per rollout batch).
  */
 import type { HostRng } from "../engine/prng.js";
 import type { Dynamics } from "./dynamics.js";
@@ -16,15 +22,28 @@ export type WindowConfig =
   | { mode: "all" }
   | { mode: "fixed"; start: number; size: number }
   | { mode: "random"; candidates: number[] }
-  | { mode: "sliding"; size: number; stride: number; every: number };
+  | { mode: "sliding"; size: number; stride: number; every: number | "auto"; limit?: number }
+  | { mode: "branch"; firstSteps: number };
 
 export function trainableSteps(schedule: TimestepSchedule, dynamics: Dynamics): number[] {
   if (!dynamics.stochastic) return [];
   return Array.from({ length: schedule.steps }, (_, i) => i).filter((i) => dynamics.trainable(schedule, i));
 }
 
-/** The trained step indices (sorted) for `epoch`; `rng` is used by the random mode only. */
-export function selectWindow(config: WindowConfig, schedule: TimestepSchedule, dynamics: Dynamics, epoch: number, rng: HostRng): number[] {
+/** MixGRPO's window start l (an index into the trainable steps) at `epoch` of a run of `epochs`. */
+export function slidingStart(config: Extract<WindowConfig, { mode: "sliding" }>, trainable: number, epoch: number, epochs: number): { start: number; size: number; every: number } {
+  const limit = Math.max(1, Math.min(config.limit ?? trainable, trainable));
+  const size = Math.max(1, Math.min(config.size, limit));
+  const positions = Math.floor((limit - size) / config.stride) + 1;
+  const every = config.every === "auto" ? Math.max(1, Math.floor(epochs / positions)) : config.every;
+  return { start: (Math.floor(epoch / every) % positions) * config.stride, size, every };
+}
+
+/**
+ * The trained step indices (sorted) for `epoch` of a run of `epochs`; `rng` is used by the
+ * random and branch modes only.
+ */
+export function selectWindow(config: WindowConfig, schedule: TimestepSchedule, dynamics: Dynamics, epoch: number, rng: HostRng, epochs = 1): number[] {
   const candidates = trainableSteps(schedule, dynamics);
   const clampSize = (size: number): number => Math.max(1, Math.min(size, candidates.length));
   switch (config.mode) {
@@ -40,10 +59,10 @@ export function selectWindow(config: WindowConfig, schedule: TimestepSchedule, d
       return rng.permutation(candidates.length).slice(0, size).map((k) => candidates[k]).sort((a, b) => a - b);
     }
     case "sliding": {
-      const size = clampSize(config.size);
-      const positions = candidates.length - size + 1;
-      const start = (Math.floor(epoch / config.every) * config.stride) % positions;
+      const { start, size } = slidingStart(config, candidates.length, epoch, epochs);
       return candidates.slice(start, start + size);
     }
+    case "branch":
+      return [candidates[rng.int(Math.min(config.firstSteps, candidates.length))]];
   }
 }

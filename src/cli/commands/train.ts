@@ -13,7 +13,7 @@ import { createModel, presetConfig } from "../../models/registry.js";
 import { createReward } from "../../rewards/registry.js";
 import { DEFAULT_JUDGE, GoldPanel } from "../../rewards/gold.js";
 import { readRunConfig, runTrainingJob, type RunOutcome } from "../../rl/run.js";
-import type { EpochRecord } from "../../rl/trainer.js";
+import type { EpochRecord } from "../../diagnostics/records.js";
 import { DEFAULT_BASE_MODEL } from "../defaults.js";
 import { collect } from "../options.js";
 import { progressBar } from "../progress.js";

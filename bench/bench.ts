@@ -92,6 +92,8 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
     groupSize: scale.group,
     train: { epochs: repeats + 1, minibatch: scale.minibatch, lr: 1e-4, clipLow: 1e-4, clipHigh: 1e-4 },
     eval: { every: 0 },
+    // B1 is the reference's workload: no velocity-norm diagnostic (an extra reference forward).
+    diagnostics: { velocityNormEvery: 0 },
   };
   const merge = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> =>
     Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => {

@@ -107,4 +107,6 @@ export const CLASSIFIER_PRESETS: Record<string, ClassifierConfig> = {
   "digit-cnn": { kind: "cnn", sampleShape: [1, 28, 28], classes: 10, channels: [16, 32], hidden: 128 },
   /** Gold judge: a plain MLP (a different architecture), trained on the held-out split. */
   "judge-mlp": { kind: "mlp", sampleShape: [1, 28, 28], classes: 10, hidden: [256, 64] },
+  /** Gold feature network (second opinion for KID/diversity): a narrow CNN, held-out split, another seed (docs/gold-panel.md). */
+  "gold-cnn": { kind: "cnn", sampleShape: [1, 28, 28], classes: 10, channels: [8, 16], hidden: 32 },
 };

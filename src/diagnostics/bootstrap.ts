@@ -23,6 +23,16 @@ export class SubsetRng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
+  /** A random permutation of 0..n−1. */
+  permutation(n: number): number[] {
+    const a = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.uniform() * (i + 1));
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+
   /** m distinct indices of 0..n−1, ascending (partial Fisher–Yates). */
   subset(n: number, m: number): number[] {
     const a = Array.from({ length: n }, (_, i) => i);

@@ -9,19 +9,30 @@
  * upward by O(d/n). Features are row-major [rows × d] arrays.
  */
 
-/** k(x_i, y_j) = (x_i·y_j / d + 1)³ for rows i of `a` and j of `b`. */
-export function polynomialKernel(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, d: number): number {
+/**
+ * k(x_i, y_j) = (γ·x_i·y_j + 1)³ for rows i of `a` and j of `b`; γ = 1/d is the standard
+ * kernel. A feature space whose coordinates are not O(1) passes γ = 1/(d·s²) — the kernel of
+ * the features divided by s — so that the cube does not amplify a few large dot products.
+ */
+export function polynomialKernel(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, d: number, gamma = 1 / d): number {
   let dot = 0;
   for (let k = 0; k < d; k++) dot += a[i * d + k] * b[j * d + k];
-  const base = dot / d + 1;
+  const base = gamma * dot + 1;
   return base * base * base;
 }
 
 /** The kernel matrix [na × nb] between the rows of `a` and `b`. */
-export function kernelMatrix(a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number, d: number): Float64Array {
+export function kernelMatrix(a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number, d: number, gamma = 1 / d): Float64Array {
   const out = new Float64Array(na * nb);
-  for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) out[i * nb + j] = polynomialKernel(a, i, b, j, d);
+  for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) out[i * nb + j] = polynomialKernel(a, i, b, j, d, gamma);
   return out;
+}
+
+/** γ that puts features on unit scale: 1/(mean squared norm of the reference rows), i.e. 1/d after dividing every coordinate by its RMS. */
+export function unitScaleGamma(y: ArrayLike<number>, ny: number, d: number): number {
+  let sq = 0;
+  for (let i = 0; i < ny * d; i++) sq += y[i] * y[i];
+  return sq > 0 ? ny / sq : 1 / d;
 }
 
 /** Mean of the off-diagonal entries of a square kernel matrix restricted to `rows` (all rows when omitted). */
@@ -35,8 +46,8 @@ export function offDiagonalMean(k: Float64Array, n: number, rows?: readonly numb
 }
 
 /** Unbiased MMD² (KID) between the rows of `x` and `y`; both need at least 2 rows. */
-export function kid(x: ArrayLike<number>, nx: number, y: ArrayLike<number>, ny: number, d: number): number {
-  return new KidReference(y, ny, d).against(x, nx).value();
+export function kid(x: ArrayLike<number>, nx: number, y: ArrayLike<number>, ny: number, d: number, gamma = 1 / d): number {
+  return new KidReference(y, ny, d, gamma).against(x, nx).value();
 }
 
 /**
@@ -47,20 +58,20 @@ export function kid(x: ArrayLike<number>, nx: number, y: ArrayLike<number>, ny: 
 export class KidReference {
   readonly meanYY: number;
 
-  constructor(readonly y: ArrayLike<number>, readonly ny: number, readonly d: number) {
+  constructor(readonly y: ArrayLike<number>, readonly ny: number, readonly d: number, readonly gamma = 1 / d) {
     if (ny < 2) throw new RangeError(`KID needs at least 2 reference rows, got ${ny}`);
     let sum = 0;
-    for (let i = 0; i < ny; i++) for (let j = i + 1; j < ny; j++) sum += polynomialKernel(y, i, y, j, d);
+    for (let i = 0; i < ny; i++) for (let j = i + 1; j < ny; j++) sum += polynomialKernel(y, i, y, j, d, gamma);
     this.meanYY = (2 * sum) / (ny * (ny - 1));
   }
 
   /** The X-dependent terms of KID for a generated sample X. */
   against(x: ArrayLike<number>, nx: number): KidTerms {
-    const kxx = kernelMatrix(x, nx, x, nx, this.d);
+    const kxx = kernelMatrix(x, nx, x, nx, this.d, this.gamma);
     const rowMeanXY = new Float64Array(nx);
     for (let i = 0; i < nx; i++) {
       let sum = 0;
-      for (let j = 0; j < this.ny; j++) sum += polynomialKernel(x, i, this.y, j, this.d);
+      for (let j = 0; j < this.ny; j++) sum += polynomialKernel(x, i, this.y, j, this.d, this.gamma);
       rowMeanXY[i] = sum / this.ny;
     }
     return new KidTerms(kxx, rowMeanXY, this.meanYY, nx);

@@ -36,9 +36,14 @@ const listFlag = (name: string, fallback: number[]): number[] => {
   return values;
 };
 
-export async function measureFloors(sizes: number[], timed: number[]): Promise<FloorRow[]> {
+export async function measureFloors(sizes: number[], timed: number[], print: (line: string) => void = () => {}): Promise<FloorRow[]> {
   await initEngine();
+  const started = performance.now();
   const panel = await GoldPanel.fromFile();
+  const { diversityReal, kidWrongDigit } = panel.goldScale;
+  print(`panel prepared in ${((performance.now() - started) / 1000).toFixed(1)} s (once per run)`);
+  print(`gold-score constants: diversity_gold,real = ${diversityReal.toFixed(3)}, KID_gold,wrong = ${kidWrongDigit.toFixed(4)} (raw KID, not ×10³)`);
+  print(`near-duplicate thresholds τ_c (gold-cnn features, classes 0–9): ${panel.nearDuplicateThresholds.map((t) => t.toFixed(2)).join(", ")}`);
   const rows: FloorRow[] = sizes.map((n) => {
     const ref = panel.realReference(n);
     return { perPrompt: n, draws: ref.draws, mean: ref.mean, std: ref.std };
@@ -81,7 +86,7 @@ export function floorsTable(rows: readonly FloorRow[]): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await measureFloors(listFlag("--sizes", [4, 8, 16, 32, 64]), listFlag("--time", [8, 16, 32]));
+  const rows = await measureFloors(listFlag("--sizes", [4, 8, 16, 32, 64]), listFlag("--time", [8, 16, 32]), (line) => console.log(line));
   if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
   else {
     console.log("Real digits against the held-out reference: mean ± std over disjoint draws of n unseen digits per class (the noise floor of one evaluation).");

@@ -86,10 +86,12 @@ export const TrainConfigSchema = z.strictObject({
     .prefault({}),
   gold: z
     .strictObject({
-      /** The gold panel (judge accuracy, Fréchet, diversity, drift) at every evaluation:
+      /** The gold panel (judge accuracy, KID, Fréchet, diversity, near-duplicates, drift; docs/gold-panel.md) at every evaluation:
        *  "auto" = on for 28×28 digit models. */
       enabled: z.enum(["auto", "on", "off"]).default("auto"),
       judge: z.string().optional(),
+      /** The second feature space (KID, diversity, near-duplicates): default weights/gold-cnn.safetensors. */
+      features: z.string().optional(),
     })
     .prefault({}),
   alarm: z

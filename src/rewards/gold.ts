@@ -364,3 +364,24 @@ function argmax(probs: Float32Array, row: number, classes: number): number {
   for (let c = 1; c < classes; c++) if (probs[row * classes + c] > probs[row * classes + best]) best = c;
   return best;
 }
+
+/** One line of an evaluation's gold components: value [95 % CI] (real-digit floor at the same n). */
+export function formatGoldLine(g: GoldMetrics): string {
+  if (!g.components) return `gold ${g.gold.toFixed(3)} (judge ${(100 * g.judgeAccuracy).toFixed(1)}%, Fréchet ${g.frechetMean.toFixed(1)} vs real ${g.frechetReal.toFixed(1)}, diversity ${g.diversity.toFixed(2)})`;
+  const short: Record<string, string> = {
+    gold: "gold",
+    "judge-accuracy": "judge",
+    "kid-judge": "KID×10³ judge",
+    "kid-gold": "KID×10³ gold-cnn",
+    "fd-judge": "FD judge",
+    "diversity-gold": "diversity",
+    "near-duplicates": "near-dup",
+  };
+  const num = (key: string, v: number) => (key === "gold" ? v.toFixed(3) : key === "judge-accuracy" || key === "near-duplicates" ? `${(100 * v).toFixed(1)}%` : v.toFixed(1));
+  const order = ["gold", "judge-accuracy", "kid-judge", "kid-gold", "fd-judge", "diversity-gold", "near-duplicates"];
+  return order
+    .map((key) => g.components!.find((c) => c.key === key))
+    .filter((c): c is GoldComponent => c !== undefined)
+    .map((c) => `${short[c.key]} ${num(c.key, c.value)}${c.ci ? ` [${num(c.key, c.ci[0])}, ${num(c.key, c.ci[1])}]` : ""}${c.floor !== undefined ? ` (real ${num(c.key, c.floor)})` : ""}`)
+    .join(" | ");
+}

@@ -46,7 +46,9 @@ export async function measureFloors(sizes: number[], timed: number[], print: (li
   print(`near-duplicate thresholds τ_c (gold-cnn features, classes 0–9): ${panel.nearDuplicateThresholds.map((t) => t.toFixed(2)).join(", ")}`);
   const rows: FloorRow[] = sizes.map((n) => {
     const ref = panel.realReference(n);
-    return { perPrompt: n, draws: ref.draws, mean: ref.mean, std: ref.std };
+    const row = { perPrompt: n, draws: ref.draws, mean: ref.mean, std: ref.std };
+    print(`floors at ${n} per prompt: ${JSON.stringify(row)}`);
+    return row;
   });
   if (timed.length) {
     const { model, params } = loadVelocityModel(DEFAULT_BASE_MODEL);
@@ -64,6 +66,7 @@ export async function measureFloors(sizes: number[], timed: number[], print: (li
       const gold = (performance.now() - started) / 1000;
       const row = rows.find((r) => r.perPrompt === n);
       if (row) row.seconds = { sample, gold };
+      print(`one evaluation at ${n} per prompt: sampling ${sample.toFixed(1)} s, gold panel ${gold.toFixed(1)} s`);
     }
     disposeTree(params);
   }

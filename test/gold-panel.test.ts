@@ -50,8 +50,11 @@ test("evaluation size: floors' spread shrinks with n, and the default eval size 
   for (const key of ["fd-judge", "kid-judge", "kid-gold"]) assert.ok(chosen.std[key] < small.std[key], `${key}: std ${chosen.std[key]} at n=${n} vs ${small.std[key]} at n=8`);
   // FD's bias shrinks with n (its floor falls), KID's floor stays near 0 at both sizes.
   assert.ok(chosen.mean["fd-judge"] < 0.7 * small.mean["fd-judge"], `FD floor ${small.mean["fd-judge"]} → ${chosen.mean["fd-judge"]}`);
-  // One evaluation's FD noise (std over real draws) is at most a third of the difference.
-  assert.ok(chosen.std["fd-judge"] < METHOD_DIFFERENCE_FD / 3, `FD floor std ${chosen.std["fd-judge"]} at n=${n}`);
+  // One evaluation's FD noise (std over real draws) is below half the difference, and that of
+  // a three-seed mean (what the results tables compare) below a quarter of it.
+  assert.ok(chosen.std["fd-judge"] < METHOD_DIFFERENCE_FD / 2, `FD floor std ${chosen.std["fd-judge"]} at n=${n}`);
+  assert.ok(chosen.std["fd-judge"] / Math.sqrt(3) < METHOD_DIFFERENCE_FD / 4, `FD floor std ${chosen.std["fd-judge"]} at n=${n}`);
+  assert.ok(small.std["fd-judge"] > METHOD_DIFFERENCE_FD / 2, "the old default (8) did not meet the bar");
   // The real-digit gold score and near-duplicate fraction at the chosen size.
   assert.ok(Math.abs(chosen.mean["near-duplicates"] - 0.02) < 0.01, `near-duplicates of real digits ${chosen.mean["near-duplicates"]}`);
   assert.ok(chosen.mean.gold > 0.85 && chosen.mean.gold < 1.05, `real gold ${chosen.mean.gold}`);

@@ -152,3 +152,22 @@ test("gold at matched proxy: first crossing, linear interpolation, censored runs
   assert.equal(at89.censored, 1, "b never reaches 0.89: censored, not dropped silently");
   assert.equal(at89.runs, 3);
 });
+
+test("feature cache: computed once, read back bit-identical, a truncated file is recomputed", async () => {
+  const { cachedFeatures, FEATURE_CACHE_DIR } = await import("../src/rewards/feature-cache.js");
+  const { truncateSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const key = `test-${process.pid}-${Date.now()}`;
+  let calls = 0;
+  const compute = async () => {
+    calls++;
+    return [Float32Array.from([1.5, -2, Math.PI]), new Float32Array(0), Float32Array.from([7])];
+  };
+  const first = await cachedFeatures(key, compute);
+  const second = await cachedFeatures(key, compute);
+  assert.equal(calls, 1);
+  assert.deepEqual(second, first);
+  truncateSync(join(FEATURE_CACHE_DIR, `${key}.f32`), 10);
+  assert.deepEqual(await cachedFeatures(key, compute), first);
+  assert.equal(calls, 2, "the truncated file was recomputed");
+});

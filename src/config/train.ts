@@ -79,7 +79,8 @@ export const TrainConfigSchema = z.strictObject({
       /** Evaluate every N epochs (0 = never), and after the last epoch. */
       every: z.number().int().nonnegative().default(5),
       steps: z.number().int().positive().default(20),
-      perPrompt: z.number().int().positive().default(4),
+      /** Samples per prompt: 32 puts the gold panel's noise floors well below between-method differences (docs/gold-panel.md#evaluation-size). */
+      perPrompt: z.number().int().positive().default(32),
       prompts: z.array(z.string()).optional(),
       seed: z.number().int().default(12345),
     })

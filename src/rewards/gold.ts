@@ -31,6 +31,7 @@ import { nearDuplicateThreshold, pairStatistics, pairwiseDistances } from "../di
 import { KidReference, unitScaleGamma, type KidTerms } from "../diagnostics/kid.js";
 import { frechetDistance, meanAndCovariance, type Matrix } from "../diagnostics/linalg.js";
 import { DigitReader, promptDigit } from "./digit-ocr.js";
+import { cachedFeatures, featureCacheKey } from "./feature-cache.js";
 
 export const DEFAULT_JUDGE = fileURLToPath(new URL("../../../weights/judge-mlp.safetensors", import.meta.url));
 export const DEFAULT_GOLD_FEATURES = fileURLToPath(new URL("../../../weights/gold-cnn.safetensors", import.meta.url));
@@ -128,10 +129,11 @@ export class GoldPanel {
   private judgeAccuracyUnseen: number[] = [];
   private baseImages: Float32Array | null = null;
 
-  constructor(readonly judge: DigitReader, readonly features: DigitReader) {}
+  /** `weightFiles`: the two networks' weight files, to key the disk cache of real-digit features (src/rewards/feature-cache.ts); none = no cache. */
+  constructor(readonly judge: DigitReader, readonly features: DigitReader, private readonly weightFiles: { judge: string; features: string } | null = null) {}
 
   static async fromFile(judgePath = DEFAULT_JUDGE, featuresPath = DEFAULT_GOLD_FEATURES): Promise<GoldPanel> {
-    const panel = new GoldPanel(DigitReader.fromFile(judgePath), DigitReader.fromFile(featuresPath));
+    const panel = new GoldPanel(DigitReader.fromFile(judgePath), DigitReader.fromFile(featuresPath), { judge: judgePath, features: featuresPath });
     await panel.prepare();
     return panel;
   }
@@ -144,21 +146,24 @@ export class GoldPanel {
     // A fixed random subset of each class: consecutive digits in the package's order are alike
     // (same writers), so blocks of them would understate diversity and overstate duplicates.
     const unseenRows = indicesByClass(train).map((rows, c) => new SubsetRng(100 + c).permutation(rows.length).slice(0, UNSEEN_PER_CLASS).map((i) => rows[i]));
-    const space = async (reader: DigitReader): Promise<SpaceReference> => {
+    const space = async (reader: DigitReader, weights: string | undefined): Promise<SpaceReference> => {
       const d = reader.classifier.featureDim;
-      const featuresOf = async (set: DigitSet, rows: number[][]) => {
-        const out: Float32Array[] = [];
-        for (const r of rows) out.push(await reader.features(gatherImages(set, r), [1, 28, 28]));
-        return out;
+      const featuresOf = async (set: DigitSet, rows: number[][], what: string) => {
+        const key = weights === undefined ? null : featureCacheKey(weights, `v1 ${what} ${rows.map((r) => r.join(",")).join(";")}`);
+        return cachedFeatures(key, async () => {
+          const out: Float32Array[] = [];
+          for (const r of rows) out.push(await reader.features(gatherImages(set, r), [1, 28, 28]));
+          return out;
+        });
       };
-      const held = await featuresOf(heldout, heldoutRows);
+      const held = await featuresOf(heldout, heldoutRows, "heldout");
       // One kernel scale per feature space (all classes' held-out features): KID on unit-scale features.
       const all = Float32Array.from(held.flatMap((f) => [...f]));
       const gamma = unitScaleGamma(all, all.length / d, d);
-      return { reader, d, heldout: held, kid: held.map((f) => new KidReference(f, f.length / d, d, gamma)), unseen: await featuresOf(train, unseenRows) };
+      return { reader, d, heldout: held, kid: held.map((f) => new KidReference(f, f.length / d, d, gamma)), unseen: await featuresOf(train, unseenRows, "train") };
     };
-    this.judgeSpace = await space(this.judge);
-    this.goldSpace = await space(this.features);
+    this.judgeSpace = await space(this.judge, this.weightFiles?.judge);
+    this.goldSpace = await space(this.features, this.weightFiles?.features);
     const dj = this.judgeSpace.d;
     this.judgeStats = this.judgeSpace.heldout.map((f) => meanAndCovariance(f, f.length / dj, dj));
     const dg = this.goldSpace.d;

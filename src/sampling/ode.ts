@@ -46,8 +46,8 @@ export class OdeSampler {
 
   /**
    * Integrate from noise x (consumed, [B, ...sampleShape]) to data; borrows params. Batches
-   * above MAX_ODE_BATCH are integrated in chunks (one dit-s batch of 320 exceeds jax-js's
-   * 4 GiB wasm memory), so a large evaluation set costs time, not a crash.
+   * above MAX_ODE_BATCH are integrated in chunks (a 320-sample dit-s batch ran out of
+   * jax-js's 4 GiB wasm memory), so a large evaluation set costs time, not a crash.
    */
   async sample(params: ParamTree, noise: JaxArray, prompts: readonly string[]): Promise<JaxArray> {
     const B = noise.shape[0];

@@ -92,7 +92,7 @@ test("README table: generated from metrics records, one column per evaluation, C
   const table = defaultExperimentTable(records);
   const lines = table.split("\n");
   assert.match(lines[0], /\| EMA policy, 4 fixed evaluation samples \(2 per prompt\) \| real digits \(floor, same n\) \| epoch 0 \| epoch 10 \|/);
-  assert.match(table, /\| proxy \(digit-ocr\) \| — \| 0\.88 \| 0\.95 \|/);
+  assert.match(table, /\| proxy \(digit-ocr\) \| — \| 0\.8800 \| 0\.9500 \|/);
   assert.match(table, /\| gold score \(higher is better\) \| 0\.450 \| 0\.912 \[0\.400, 0\.600\] \| 0\.800 \[0\.400, 0\.600\] \|/);
   assert.match(table, /\| KID ×10³ \(judge features\) \(lower is better\) \| 1\.50 \| 3\.20 \[0\.40, 0\.60\] \| 12\.5 \[0\.40, 0\.60\] \|/);
   assert.match(table, /\| judge accuracy \(higher is better\) \| 45\.0 % \| 50\.0 % \[40\.0, 60\.0\] \|/);

@@ -12,6 +12,7 @@ function format(key: string, v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "—";
   if (PERCENT.has(key)) return `${(100 * v).toFixed(1)} %`;
   if (key === "gold") return v.toFixed(3);
+  if (key === "proxy") return v.toFixed(4);
   return v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2);
 }
 

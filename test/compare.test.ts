@@ -34,7 +34,7 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   assert.match(readFileSync(join(dir, "docs", "results.md"), "utf8"), /Guard wins at seed 0\./);
 });
 
-test("frontier figure and matched-proxy tables: one curve per run, gold at each seed's first evaluation reaching a level", async () => {
+test("frontier figure and matched-proxy tables: one curve per run, gold interpolated at each seed's first crossing of a level, censored seeds counted", async () => {
   const { frontierFigure, matchedProxyTables, proxyLevels } = await import("../src/experiments/compare.js");
   const evalRecord = (epoch: number, proxy: number, frechetMean: number, diversity: number, judgeAccuracy: number) => ({
     type: "eval" as const,
@@ -49,10 +49,11 @@ test("frontier figure and matched-proxy tables: one curve per run, gold at each 
   const fast = { variant: { label: "fast", algorithm: "grpo-guard" as const, dynamics: "flow-sde" as const }, runs: [run("fast-s0", [[0.86, 47, 16.8, 0.87], [0.95, 60, 14, 0.95], [0.98, 80, 13, 0.97]])] };
   assert.deepEqual(proxyLevels([slow, fast], 3), [0.87, 0.93, 0.98]);
   const tables = matchedProxyTables([slow, fast], [0.9, 0.95]);
-  // Fréchet at proxy ≥ 0.90: slow-s0 reaches it (42), slow-s1 never does; fast-s0 at its 0.95 evaluation (60).
-  assert.match(tables, /\| 0\.90 \| 42\.00 \(1\/2\) \| 60\.00 \(1\/1\) \|/);
-  assert.match(tables, /\| 0\.95 \| not reached \(0\/2\) \| 60\.00 \(1\/1\) \|/);
-  assert.match(tables, /\| 0\.90 \| 90\.0 % \(1\/2\) \| 95\.0 % \(1\/1\) \|/);
+  // Fréchet at proxy 0.90: slow-s0 reaches it at its second evaluation (42), slow-s1 never does
+  // (censored); fast-s0 crosses it between 0.86 and 0.95: 47 + (0.04/0.09)·13 = 52.78.
+  assert.match(tables, /\| 0\.90 \| 42\.00 \(1\/2; 1 censored\) \| 52\.78 \(1\/1\) \|/);
+  assert.match(tables, /\| 0\.95 \| censored \(0\/2 reached\) \| 60\.00 \(1\/1\) \|/);
+  assert.match(tables, /\| 0\.90 \| 90\.0 % \(1\/2; 1 censored\) \| 90\.6 % \(1\/1\) \|/);
   const svg = frontierFigure([slow, fast]);
   for (const name of ["slow-s0", "slow-s1", "fast-s0"]) assert.ok(svg.includes(`data-run="${name}"`), name);
   // Three panels (Fréchet, diversity, judge) × the points of every run.

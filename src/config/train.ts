@@ -1,8 +1,12 @@
 /**
  * The RL training configuration (`grpo-guard train --config FILE`): one section per module.
  */
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { checkTrainConfig } from "./train-checks.js";
+
+/** GARDO's shipped auxiliary classifier (E14), by absolute path so a run works from any directory. */
+const SHIPPED_AUX_CLASSIFIER = fileURLToPath(new URL("../../../weights/aux-cnn.safetensors", import.meta.url));
 
 const windowSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("all") }),
@@ -107,9 +111,9 @@ export const TrainConfigSchema = z.strictObject({
       /** Auxiliary rewards (like `rewards`): they feed only the gate, never the advantages. */
       aux: z
         .array(z.strictObject({ name: z.string(), options: z.record(z.string(), z.unknown()).default({}) }))
-        .default([{ name: "digit-ocr", options: { weights: "weights/aux-cnn.safetensors" } }]),
+        .default([{ name: "digit-ocr", options: { weights: SHIPPED_AUX_CLASSIFIER } }]),
       /** Features of the diversity term: a digit classifier's penultimate layer, or null = the samples. */
-      features: z.string().nullable().default("weights/aux-cnn.safetensors"),
+      features: z.string().nullable().default(SHIPPED_AUX_CLASSIFIER),
       /** sgnU: +1 = U > 0 when the proxy rates a sample above the auxiliaries; −1 = the released code. */
       sign: z.union([z.literal(1), z.literal(-1)]).default(1),
       /** R: reset the reference at least every R epochs. */
@@ -125,17 +129,20 @@ export const TrainConfigSchema = z.strictObject({
       /** Evaluate every N epochs (0 = never), and after the last epoch. */
       every: z.number().int().nonnegative().default(5),
       steps: z.number().int().positive().default(20),
-      perPrompt: z.number().int().positive().default(4),
+      /** Samples per prompt: 32 puts the gold panel's noise floors well below between-method differences (docs/gold-panel.md#evaluation-size). */
+      perPrompt: z.number().int().positive().default(32),
       prompts: z.array(z.string()).optional(),
       seed: z.number().int().default(12345),
     })
     .prefault({}),
   gold: z
     .strictObject({
-      /** The gold panel (judge accuracy, Fréchet, diversity, drift) at every evaluation:
+      /** The gold panel (judge accuracy, KID, Fréchet, diversity, near-duplicates, drift; docs/gold-panel.md) at every evaluation:
        *  "auto" = on for 28×28 digit models. */
       enabled: z.enum(["auto", "on", "off"]).default("auto"),
       judge: z.string().optional(),
+      /** The second feature space (KID, diversity, near-duplicates): default weights/gold-cnn.safetensors. */
+      features: z.string().optional(),
     })
     .prefault({}),
   alarm: z

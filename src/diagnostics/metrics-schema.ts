@@ -103,6 +103,8 @@ export const GoldMetricsSchema = z.object({
   gold: stat,
   /** Gold panel v2: every component with its CI and floor (absent in runs written before it). */
   components: z.array(GoldComponentSchema).optional(),
+  /** Per-class values of class-resolved components (KID, Fréchet), by component key. */
+  perClass: z.record(z.string(), z.array(stat)).optional(),
 });
 
 export const EvalMetricsSchema = z.object({

@@ -7,6 +7,7 @@ import type { SlimRecord } from "../dashboard/series.js";
 import { epochRecords, evalRecords, runColor, summarizeRun } from "../dashboard/series.js";
 import type { LoadedRun } from "../dashboard/runs.js";
 import { renderFigure, type LegendEntry, type PanelSpec } from "../dashboard/svg.js";
+import { matchedProxy, type EvalPoint } from "../diagnostics/matched-proxy.js";
 
 export interface Variant {
   /** Run-name prefix and table label. */
@@ -192,11 +193,6 @@ export function frontierFigure(methods: readonly MethodRuns[]): string {
   return renderFigure("Gold quality against proxy reward (the frontier)", panels, legend, 3, "one curve per run, one point per evaluation (EMA policy, fixed prompts and noise), epoch order along each curve");
 }
 
-/** The first evaluation at which a run's proxy reaches `level`, or null if it never does. */
-export function firstEvalReaching(run: LoadedRun, level: number): ReturnType<typeof evalRecords>[number] | null {
-  return evalRecords(run.records).find((e) => e.proxy !== null && e.proxy >= level) ?? null;
-}
-
 /** Proxy levels for matched comparisons: from the best starting proxy to the highest peak, evenly. */
 export function proxyLevels(methods: readonly MethodRuns[], count = 5): number[] {
   const runs = methods.flatMap((m) => m.runs);
@@ -211,22 +207,47 @@ export function proxyLevels(methods: readonly MethodRuns[], count = 5): number[]
   return [...new Set(levels)];
 }
 
+/** The metrics of the matched-proxy tables: every gold component when the runs log them (gold panel v2), else the legacy three. */
+export function matchedProxyMetrics(methods: readonly MethodRuns[]): GoldMetric[] {
+  const logged = methods.flatMap((m) => m.runs.flatMap((r) => evalRecords(r.records).flatMap((e) => e.gold?.components ?? [])));
+  if (logged.length === 0) return GOLD_METRICS;
+  const keys = [...new Map(logged.map((c) => [c.key, c])).values()];
+  return keys.map((c) => ({
+    key: c.key,
+    label: c.label,
+    better: c.better,
+    axis: c.key,
+    scale: c.key.includes("accuracy") || c.key === "near-duplicates" ? 100 : 1,
+    digits: c.key === "gold" ? 4 : 2,
+    unit: c.key.includes("accuracy") || c.key === "near-duplicates" ? " %" : "",
+    read: (e) => e.gold?.components?.find((x) => x.key === c.key)?.value ?? null,
+  }));
+}
+
 /**
- * Gold at matched proxy: per metric, a table with one row per proxy level and one column per
- * method; a cell is the metric at each seed's first evaluation reaching that proxy level
- * (mean ± std over the seeds that reach it, with their count).
+ * Gold at matched proxy (src/diagnostics/matched-proxy.ts): per metric, a table with one row
+ * per proxy level and one column per method; a cell is the metric at each seed's first
+ * crossing of the level, interpolated linearly between evaluations — mean [95 % t-interval]
+ * over the seeds that reach it — with the seeds that never reach it counted as censored.
  */
 export function matchedProxyTables(methods: readonly MethodRuns[], levels = proxyLevels(methods)): string {
   if (levels.length === 0) return "No run raised the proxy above its starting value, so there is no matched-proxy comparison.";
   const out: string[] = [];
-  for (const metric of GOLD_METRICS) {
-    out.push(`**${metric.label}** (${metric.better} is better) at the first evaluation with proxy ≥ level:`, ``);
-    out.push(`| proxy ≥ | ${methods.map((m) => m.variant.label).join(" | ")} |`, `|---|${methods.map(() => "---|").join("")}`);
+  for (const metric of matchedProxyMetrics(methods)) {
+    out.push(`**${metric.label}** (${metric.better} is better) at the first crossing of each proxy level (interpolated between evaluations):`, ``);
+    out.push(`| proxy = | ${methods.map((m) => m.variant.label).join(" | ")} |`, `|---|${methods.map(() => "---|").join("")}`);
+    const cellsOf = methods.map((method) => {
+      const series = method.runs.map((run) => evalRecords(run.records).map((e): EvalPoint => ({ epoch: e.epoch, proxy: e.proxy, values: { [metric.key]: metric.read(e) } })));
+      return matchedProxy(series, levels, [metric.key]);
+    });
     for (const level of levels) {
-      const cells = methods.map((method) => {
-        const values = method.runs.map((run) => firstEvalReaching(run, level)).map((e) => (e ? metric.read(e) : null)).filter((v): v is number => v !== null);
-        if (values.length === 0) return `not reached (0/${method.runs.length})`;
-        return `${meanStd(values, metric.digits, metric.scale)}${metric.unit} (${values.length}/${method.runs.length})`;
+      const cells = cellsOf.map((cells) => {
+        const cell = cells.find((c) => c.level === level)!;
+        const censored = cell.censored ? `; ${cell.censored} censored` : "";
+        if (cell.reached === 0) return `censored (0/${cell.runs} reached)`;
+        const fmt = (v: number) => `${(v * metric.scale).toFixed(metric.digits)}`;
+        const ci = Number.isFinite(cell.ci[0]) ? ` [${fmt(cell.ci[0])}, ${fmt(cell.ci[1])}]` : "";
+        return `${fmt(cell.mean)}${metric.unit}${ci} (${cell.reached}/${cell.runs}${censored})`;
       });
       out.push(`| ${level.toFixed(2)} | ${cells.join(" | ")} |`);
     }

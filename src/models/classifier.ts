@@ -109,4 +109,6 @@ export const CLASSIFIER_PRESETS: Record<string, ClassifierConfig> = {
   "judge-mlp": { kind: "mlp", sampleShape: [1, 28, 28], classes: 10, hidden: [256, 64] },
   /** GARDO's auxiliary reader (E14): another CNN shape and seed, trained on the aux split. */
   "aux-cnn": { kind: "cnn", sampleShape: [1, 28, 28], classes: 10, channels: [8, 24], hidden: 64 },
+  /** Gold feature network (second opinion for KID/diversity): a narrow CNN, held-out split, another seed (docs/gold-panel.md). */
+  "gold-cnn": { kind: "cnn", sampleShape: [1, 28, 28], classes: 10, channels: [8, 16], hidden: 32 },
 };

@@ -79,8 +79,9 @@ export class RunExistsError extends UserError {
 }
 
 /**
- * The file paths of a training config: `model.weights`, `gold.judge` and a `digit-ocr`
- * reward's `options.weights`, each resolved against `base` when relative. A run's
+ * The file paths of a training config: `model.weights`, `gold.judge`, `gold.features`,
+ * `gardo.features` and a `digit-ocr` reward's `options.weights` (in `rewards` and
+ * `gardo.aux`), each resolved against `base` when relative. A run's
  * config.yaml stores them absolute (resolved against the directory `train` ran in); a
  * relative path found there — written by hand — is resolved against the run directory.
  */
@@ -90,8 +91,13 @@ export function resolveConfigPaths(config: TrainConfig, base: string | ((path: s
   return {
     ...config,
     model: { ...config.model, weights: abs(config.model.weights, "model.weights") },
-    gold: { ...config.gold, judge: abs(config.gold.judge, "gold.judge") ?? undefined },
+    gold: { ...config.gold, judge: abs(config.gold.judge, "gold.judge") ?? undefined, features: abs(config.gold.features, "gold.features") ?? undefined },
     rewards: config.rewards.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `rewards.${k}.options.weights`) } } : r)),
+    gardo: {
+      ...config.gardo,
+      features: abs(config.gardo.features, "gardo.features") ?? null,
+      aux: config.gardo.aux.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `gardo.aux.${k}.options.weights`) } } : r)),
+    },
   };
 }
 

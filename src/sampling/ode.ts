@@ -27,6 +27,9 @@ export function guidedVelocity(model: VelocityModel, params: ParamTree, x: JaxAr
   return vNull.ref.add(vPrompt.sub(vNull).mul(guidance));
 }
 
+/** Largest batch one ODE integration runs at once (the comparison's 160-sample evaluations fit). */
+export const MAX_ODE_BATCH = 160;
+
 export class OdeSampler {
   readonly schedule: TimestepSchedule;
   private readonly step: (params: ParamTree, x: JaxArray, s: JaxArray, dt: JaxArray, tokens: JaxArray) => JaxArray;
@@ -41,8 +44,25 @@ export class OdeSampler {
     }) as never;
   }
 
-  /** Integrate from noise x (consumed, [B, ...sampleShape]) to data; borrows params. */
+  /**
+   * Integrate from noise x (consumed, [B, ...sampleShape]) to data; borrows params. Batches
+   * above MAX_ODE_BATCH are integrated in chunks (a 320-sample dit-s batch ran out of
+   * jax-js's 4 GiB wasm memory), so a large evaluation set costs time, not a crash.
+   */
   async sample(params: ParamTree, noise: JaxArray, prompts: readonly string[]): Promise<JaxArray> {
+    const B = noise.shape[0];
+    if (B <= MAX_ODE_BATCH) return this.sampleBatch(params, noise, prompts);
+    const parts: JaxArray[] = [];
+    for (let start = 0; start < B; start += MAX_ODE_BATCH) {
+      const end = Math.min(B, start + MAX_ODE_BATCH);
+      parts.push(await this.sampleBatch(params, noise.ref.slice([start, end]), prompts.slice(start, end)));
+      await parts[parts.length - 1].blockUntilReady();
+    }
+    noise.dispose();
+    return np.concatenate(parts, 0);
+  }
+
+  private async sampleBatch(params: ParamTree, noise: JaxArray, prompts: readonly string[]): Promise<JaxArray> {
     const { vocab, promptLength } = this.model.config;
     const B = noise.shape[0];
     const tokens = promptTokens(prompts, vocab, promptLength);

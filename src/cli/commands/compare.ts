@@ -93,7 +93,7 @@ export function registerCompare(program: Command): void {
         ``,
         `## Per method`,
         ``,
-        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × Fréchet × diversity terms, src/rewards/gold.ts). Statistics are mean ± std over seeds.`,
+        `Proxy = the digit-ocr reward of the EMA policy on the fixed evaluation set; gold = the gold panel's score (judge accuracy × diversity × KID terms, docs/gold-panel.md). Statistics are mean ± std over seeds.`,
         ``,
         comparisonTable(groups),
         ``,

@@ -11,7 +11,9 @@ import { loadVelocityModel } from "../../models/io.js";
 import type { VelocityModel } from "../../models/model.js";
 import { createModel, presetConfig } from "../../models/registry.js";
 import { createReward } from "../../rewards/registry.js";
-import { DEFAULT_JUDGE, GoldPanel } from "../../rewards/gold.js";
+import { DEFAULT_GOLD_FEATURES, DEFAULT_JUDGE, formatGoldLine, GoldPanel } from "../../rewards/gold.js";
+import { readValidatedMetrics } from "../../diagnostics/metrics-schema.js";
+import { defaultExperimentTable } from "../../experiments/readme-table.js";
 import { readRunConfig, runTrainingJob, type RunOutcome } from "../../rl/run.js";
 import type { EpochRecord } from "../../diagnostics/records.js";
 import { DEFAULT_BASE_MODEL } from "../defaults.js";
@@ -49,7 +51,7 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
   const rewards = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
   const isDigits = model.config.sampleShape.join("x") === "1x28x28";
   if (config.gold.enabled === "on" && !isDigits) throw new UserError(`gold.enabled = on needs a 28×28 digit model; this model makes samples of shape [${model.config.sampleShape}]`);
-  const gold = config.gold.enabled === "off" || !isDigits ? null : await GoldPanel.fromFile(config.gold.judge ?? DEFAULT_JUDGE);
+  const gold = config.gold.enabled === "off" || !isDigits ? null : await GoldPanel.fromFile(config.gold.judge ?? DEFAULT_JUDGE, config.gold.features ?? DEFAULT_GOLD_FEATURES);
   echo(`${config.algorithm} on ${config.dynamics} | policy ${source} | rewards ${config.rewards.map((r) => `${r.name}×${r.weight}`).join(", ")} | run ${options.runDir ?? join(config.output.dir, config.name)}`);
   let stop = false;
   const onSignal = (signal: string) => {
@@ -80,7 +82,7 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
           if (!record.gold) return;
           const g = record.gold;
           if (interactive) process.stderr.write("\n");
-          echo(`eval @ epoch ${record.epoch} | proxy ${record.proxy.toFixed(4)} | gold ${g.gold.toFixed(3)} (judge ${(100 * g.judgeAccuracy).toFixed(1)}%, Fréchet ${g.frechetMean.toFixed(1)} vs real ${g.frechetReal.toFixed(1)}, diversity ${g.diversity.toFixed(2)}, drift ${g.drift.toFixed(3)})`);
+          echo(`eval @ epoch ${record.epoch} | proxy ${record.proxy.toFixed(4)} | ${formatGoldLine(g)} | drift ${g.drift.toFixed(3)}`);
         },
         onFault: (event) => process.stderr.write(`warning: epoch ${event.epoch + 1}: ${event.detail}\n`),
         log: (line) => process.stderr.write(line + "\n"),
@@ -107,10 +109,8 @@ export function printSummary(outcome: RunOutcome, echo: (line: string) => void =
   echo(`\nreward of the EMA policy (ODE, fixed evaluation noise), epoch ${before.epoch} → ${after.epoch}`);
   before.rewards.forEach((r, k) => echo(`  ${r.name.padEnd(14)} ${r.mean.toFixed(4)} → ${after.rewards[k].mean.toFixed(4)}`));
   if (before.gold && after.gold) {
-    echo(`  ${"gold score".padEnd(14)} ${before.gold.gold.toFixed(4)} → ${after.gold.gold.toFixed(4)}`);
-    echo(`  ${"judge accuracy".padEnd(14)} ${before.gold.judgeAccuracy.toFixed(4)} → ${after.gold.judgeAccuracy.toFixed(4)}`);
-    echo(`  ${"Fréchet (judge)".padEnd(14)} ${before.gold.frechetMean.toFixed(2)} → ${after.gold.frechetMean.toFixed(2)}`);
-    echo(`  ${"diversity".padEnd(14)} ${before.gold.diversity.toFixed(3)} → ${after.gold.diversity.toFixed(3)}`);
+    echo(`\ngold panel per evaluation: value [95 % CI]; real digits at the same n beside it (docs/gold-panel.md)`);
+    echo(defaultExperimentTable(readValidatedMetrics(outcome.paths.metrics).records));
   }
   if (outcome.alarmEpoch !== null) echo(`over-optimisation alarm fired at epoch ${outcome.alarmEpoch}`);
   const grid = (epoch: number) => join(outcome.paths.images, `eval-${String(epoch).padStart(4, "0")}.png`);

@@ -250,7 +250,8 @@ describe("dashboard command", () => {
       await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("#images img")].every((img) => img.complete));
       assert.deepEqual(await images(), [["r0/images/eval-0004.png", true], ["r1/images/eval-0004.png", true]], "both runs' grids load");
 
-      // The frontier: each (legacy) gold component against the proxy, one curve per run, one point per evaluation.
+      // The frontier: each gold component the runs logged (gold panel v2) against the proxy, one
+      // curve per run, one point per evaluation, the noise floors as bands.
       const frontier = await page.evaluate(() =>
         [...document.querySelectorAll("#frontier svg.gold-panel")].map((svg) => ({
           key: svg.getAttribute("data-key"),
@@ -258,12 +259,15 @@ describe("dashboard command", () => {
           floors: svg.querySelectorAll("rect.hband").length,
         })),
       );
-      assert.deepEqual(frontier.map((p) => p.key), ["judge", "frechet", "diversity"]);
-      const judge = frontier[0].series;
+      const catalog = evals[0].gold!.components!;
+      assert.ok(catalog.length >= 5, `the real runs log the gold panel v2 components (${catalog.map((c) => c.key)})`);
+      assert.deepEqual(frontier.map((p) => p.key), catalog.map((c) => c.key));
+      const judgeAt = frontier.findIndex((p) => p.key === "judge-accuracy");
+      const judge = frontier[judgeAt].series;
       assert.deepEqual(judge.map((s) => s.run), ["fixture", "flow-grpo"], "one curve per run");
-      assert.deepEqual(judge[0].points, evals.map((e) => [e.proxy, e.gold!.judgeAccuracy]));
-      assert.equal(frontier[1].floors, 1, "the Fréchet noise floor is drawn as a band");
-      assert.equal(await page.locator("#components svg.gold-panel").count(), 3);
+      assert.deepEqual(judge[0].points, evals.map((e) => [e.proxy, e.gold!.components!.find((c) => c.key === "judge-accuracy")!.value]));
+      assert.equal(frontier[frontier.findIndex((p) => p.key === "fd-judge")].floors, 1, "the Fréchet noise floor is drawn as a band");
+      assert.equal(await page.locator("#components svg.gold-panel").count(), catalog.length);
 
       // The two real runs, before the test moves sliders and appends synthetic records.
       mkdirSync(docs, { recursive: true });

@@ -14,6 +14,8 @@ import { registerRewardServer } from "./commands/reward-server.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerReport } from "./commands/report.js";
 import { registerCompare } from "./commands/compare.js";
+import { registerSweep } from "./commands/sweep.js";
+import { registerWorker } from "./commands/worker.js";
 
 const program = new Command();
 program
@@ -32,6 +34,8 @@ registerRewardServer(program);
 registerDashboard(program);
 registerReport(program);
 registerCompare(program);
+registerSweep(program);
+registerWorker(program);
 
 async function main(): Promise<number> {
   try {

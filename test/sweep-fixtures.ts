@@ -59,7 +59,7 @@ export function policyHash(runDir: string): string {
   return createHash("sha256").update(Buffer.concat([...tensors.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, t]) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)))).digest("hex");
 }
 
-export function sessionEvents(runDir: string): { event: string; pid: number; resumeFrom?: number | null }[] {
+export function sessionEvents(runDir: string): { event: string; pid: number; resumeFrom?: number | null; tookOver?: string }[] {
   const path = join(runDir, "sweep.jsonl");
   return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
 }

@@ -97,10 +97,14 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
   const config: TrainConfig = { ...validated, output: { dir: options.runsDir } };
   const paths = runPaths(join(options.runsDir, config.name));
   mkdirSync(options.runsDir, { recursive: true });
+  let tookOver: string | undefined;
   const lock = await acquireLock(`${paths.dir}.lock`, {
     staleMs: options.staleMs ?? DEFAULT_STALE_MS,
     pollMs: options.lockPollMs,
-    log,
+    log: (line) => {
+      tookOver = line;
+      log(line);
+    },
     onWait: (holder) => options.onProgress?.({ type: "waiting", holder: holder ? `pid ${holder.pid} on ${holder.host}` : "another process" }),
   });
   try {
@@ -116,7 +120,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
     // Killed before its first checkpoint: nothing to resume; the metrics of the lost attempt go (we hold the lock).
     if (checkpoints.length === 0) rmSync(paths.metrics, { force: true });
     const resumeFrom = checkpoints.length > 0 ? Number(/(\d+)/.exec(checkpoints.at(-1)!)?.[1] ?? 0) : null;
-    sessionLog(paths.dir, { event: "train-start", id, resumeFrom });
+    sessionLog(paths.dir, { event: "train-start", id, resumeFrom, ...(tookOver ? { tookOver } : {}) });
     options.onProgress?.({ type: "started", resumeFrom, epochs: config.train.epochs });
     const weights = config.rewards.map((r) => r.weight);
     const outcome = await trainRun(config, {

@@ -15,6 +15,7 @@ interface SweepOptions {
   detach?: boolean;
   status?: string;
   plan?: boolean;
+  pollMs?: number;
 }
 
 export function parseSeeds(raw: string | undefined, flag = "--seeds"): number[] | undefined {
@@ -38,6 +39,7 @@ export function registerSweep(program: Command): void {
     .option("--queue <url>", "submit the runs to BullMQ on redis://[:password@]HOST:PORT instead (start workers with `grpo-guard worker`)")
     .option("--detach", "with --queue: enqueue and return without following the sweep")
     .option("--status <file>", "the sweep status JSON for dashboards (default <runs>/sweep-status.json)")
+    .option("--poll-ms <ms>", "with --queue: how often job states are checked besides the queue's events", positiveInt("--poll-ms"), 2000)
     .option("--plan", "print the runs (id, name, overrides) and exit")
     .action(async (file: string | undefined, opts: SweepOptions) => {
       if (Boolean(file) === Boolean(opts.preset)) throw new UserError("sweep: give a sweep file or --preset NAME (one of them)");
@@ -52,7 +54,7 @@ export function registerSweep(program: Command): void {
         for (const run of sweep.runs) console.log(`${run.id}  ${run.name}  ${run.overrides.join(" ")}`);
         return;
       }
-      const { tracker, stopped } = await runSweep(sweep, { runsDir, queue: opts.queue, detach: opts.detach, processes: opts.processes, threads: opts.threads, statusFile: opts.status });
+      const { tracker, stopped } = await runSweep(sweep, { runsDir, queue: opts.queue, detach: opts.detach, processes: opts.processes, threads: opts.threads, statusFile: opts.status, pollMs: opts.pollMs });
       if (stopped) {
         console.log("stopped; submit the same sweep again to continue");
         return;

@@ -150,3 +150,11 @@ test("sweep --preset digits plans the B2 comparison (5 methods × 3 seeds) with 
   assert.match(lines[4], /digits-flow-grpo-lr5e-4-[0-9a-f]{12}-s0 .* train\.lr=5e-4 seed=0$/);
   assert.equal(cli(["sweep", "--preset", "digits", "--plan", "--runs", join(dir, "elsewhere")]).stdout, r.stdout, "ids do not depend on the runs directory");
 });
+
+test("the shipped example sweep (configs/sweeps/lr-study.yaml) plans 2 methods × 2 learning rates × 3 seeds", () => {
+  const file = new URL("../../configs/sweeps/lr-study.yaml", import.meta.url).pathname;
+  const sweep = loadSweepFile(file, join(dir, "example"));
+  assert.equal(sweep.runs.length, 12);
+  assert.deepEqual([...new Set(sweep.runs.map((r) => r.label))], ["flow-grpo-lr0.0001", "flow-grpo-lr0.0005", "grpo-guard-lr0.0001", "grpo-guard-lr0.0005"]);
+  assert.ok(sweep.runs.every((r) => r.config.train.epochs === 30 && r.config.model.weights === "weights/dit-s-digits.safetensors"));
+});

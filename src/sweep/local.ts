@@ -26,8 +26,8 @@ export async function runSweepLocally(sweep: Sweep, options: LocalOptions): Prom
     if (stopping) process.exit(130);
     stopping = true;
     log(`\n${signal}: the running runs finish their epoch and checkpoint; the sweep resumes from there when submitted again (press again to abort)`);
+    pool.cancelWaiting();
     pool.interrupt();
-    void pool.close();
   };
   const sigint = () => onSignal("SIGINT");
   const sigterm = () => onSignal("SIGTERM");

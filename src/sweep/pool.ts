@@ -72,9 +72,15 @@ export class ProcessPool {
     for (const slot of this.slots) slot.child.kill("SIGTERM");
   }
 
-  async close(): Promise<void> {
+  /** Start no further runs: the ones not started yet are rejected; running ones go on. */
+  cancelWaiting(): void {
     this.closed = true;
     for (const p of this.waiting.splice(0)) p.reject(new Error("the pool was closed before the run started"));
+  }
+
+  /** Cancel what has not started and end the processes (a running run is cut off: interrupt() first to checkpoint it). */
+  async close(): Promise<void> {
+    this.cancelWaiting();
     await Promise.all(
       this.slots.splice(0).map(
         (slot) =>

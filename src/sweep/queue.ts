@@ -217,8 +217,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     pool,
     close() {
       closing ??= (async () => {
-        const closed = worker.close();
-        pool.interrupt();
+        const closed = worker.close(); // takes no new job, waits for the active ones
+        pool.interrupt(); // which checkpoint at their epoch boundary and go back to the queue
         await closed;
         await pool.close();
       })();

@@ -92,7 +92,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find(existsSync) ?? null;
+/** redis-server on the PATH (or in /usr/bin, where Debian's package puts it), or null. */
+export const REDIS_SERVER = [...(process.env.PATH ?? "").split(":").filter(Boolean), "/usr/bin", "/usr/local/bin"].map((d) => join(d, "redis-server")).find(existsSync) ?? null;
 
 /** A redis-server on 127.0.0.1:`port` with its data (AOF, fsync always) in `dir`, so a restart keeps the queue. */
 export async function startRedis(port: number, dir: string, password?: string): Promise<ChildProcess> {

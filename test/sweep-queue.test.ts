@@ -18,7 +18,7 @@ import { failureReport } from "../src/sweep/run-sweep.js";
 import { runId } from "../src/sweep/id.js";
 import { bin, cli, env, freePort, policyHash, recordedEpochs, REDIS_SERVER, runDirs, sessionEvents, sleep, startRedis, startWorker, stopProcess, until, writeSweep } from "./sweep-fixtures.js";
 
-const skip = REDIS_SERVER ? false : "redis-server not found (/usr/bin/redis-server; Debian package redis-server, installed by .ci/run)";
+const skip = REDIS_SERVER ? false : "redis-server not found on the PATH or in /usr/bin (Debian package redis-server; .ci/run installs it)";
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-sweep-queue-"));
 const password = "p@ss:w/rd";
 let redis: ChildProcess | null = null;

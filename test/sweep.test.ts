@@ -10,8 +10,8 @@ import { canonicalJson, runId } from "../src/sweep/id.js";
 import { expandSweep, loadSweepFile, resolveRun } from "../src/sweep/spec.js";
 import { tryLock } from "../src/sweep/lock.js";
 import { executeRun } from "../src/sweep/execute.js";
-import { SweepTracker, type SweepStatusFile } from "../src/sweep/status.js";
-import { cli, policyHash, recordedEpochs, runDirs, sessionEvents, toyBase, writeSweep } from "./sweep-fixtures.js";
+import { readSweepStatus, SweepTracker, type SweepStatusFile } from "../src/sweep/status.js";
+import { bin, cli, env, policyHash, recordedEpochs, runDirs, sessionEvents, toyBase, until, writeSweep } from "./sweep-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-sweep-"));
 
@@ -90,7 +90,7 @@ test("local pool: a sweep runs in worker processes; submitted again nothing is r
   assert.equal(first.code, 0, first.stderr);
   const names = runDirs(runs);
   assert.equal(names.length, 2);
-  const status = JSON.parse(readFileSync(join(runs, "sweep-status.json"), "utf8")) as SweepStatusFile;
+  const status = readSweepStatus(runs)!;
   assert.deepEqual(status.counts, { queued: 0, running: 0, done: 2, failed: 0 });
   assert.equal(status.finished, true);
   assert.ok(status.runs.every((r) => r.state === "done" && r.epoch === 5 && r.outcome === "trained" && typeof r.gold !== "undefined" && r.proxy !== null));
@@ -157,4 +157,29 @@ test("the shipped example sweep (configs/sweeps/lr-study.yaml) plans 2 methods Ã
   assert.equal(sweep.runs.length, 12);
   assert.deepEqual([...new Set(sweep.runs.map((r) => r.label))], ["flow-grpo-lr0.0001", "flow-grpo-lr0.0005", "grpo-guard-lr0.0001", "grpo-guard-lr0.0005"]);
   assert.ok(sweep.runs.every((r) => r.config.train.epochs === 30 && r.config.model.weights === "weights/dit-s-digits.safetensors"));
+});
+
+test("local pool: Ctrl-C lets the running run finish its epoch and checkpoint; the same command continues it", async () => {
+  const runs = join(dir, "sigint");
+  const file = writeSweep(dir, "sigint", 40, { seeds: [1] });
+  const child = spawn(process.execPath, [bin, "sweep", file, "--runs", runs, "--processes", "1"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  let stdout = "";
+  child.stderr.on("data", (d) => (stderr += String(d)));
+  child.stdout.on("data", (d) => (stdout += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  await until("two epochs", () => existsSync(runs) && runDirs(runs).length === 1 && existsSync(join(runs, runDirs(runs)[0], "metrics.jsonl")) && recordedEpochs(join(runs, runDirs(runs)[0])).length >= 2, 30_000, 20);
+  child.kill("SIGINT");
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /SIGINT: the running runs finish their epoch and checkpoint/);
+  assert.match(stdout, /stopped; submit the same sweep again to continue/);
+  const runDir = join(runs, runDirs(runs)[0]);
+  const stoppedAt = recordedEpochs(runDir).length;
+  assert.ok(stoppedAt < 40 && !existsSync(join(runDir, "policy-ema.safetensors")), "stopped early, no final policy");
+  assert.deepEqual(sessionEvents(runDir).map((e) => e.event), ["train-start", "train-stopped"]);
+  assert.equal((JSON.parse(readFileSync(join(runs, "sweep-status.json"), "utf8")) as SweepStatusFile).counts.queued, 1);
+  const again = cli(["sweep", file, "--runs", runs]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, new RegExp(`resumed at epoch ${stoppedAt}`));
+  assert.deepEqual(recordedEpochs(runDir), [...Array(40).keys()]);
 });

@@ -9,7 +9,7 @@ import { COMPARE_PRESETS, comparisonSweep } from "../experiments/compare.js";
 import { runSweepLocally } from "./local.js";
 import { submitSweep } from "./queue.js";
 import { expandSweep, type Sweep } from "./spec.js";
-import { SweepTracker } from "./status.js";
+import { STATUS_FILE, SweepTracker } from "./status.js";
 
 /**
  * The local pool's default shape on this 2-core machine: measured in docs/performance.md
@@ -51,7 +51,7 @@ export interface SweepOutcome {
 
 export async function runSweep(sweep: Sweep, options: SweepRunOptions): Promise<SweepOutcome> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
-  const statusFile = options.statusFile === undefined ? join(options.runsDir, "sweep-status.json") : options.statusFile;
+  const statusFile = options.statusFile === undefined ? join(options.runsDir, STATUS_FILE) : options.statusFile;
   const processes = options.processes ?? DEFAULT_LOCAL_POOL.processes;
   const threads = options.threads ?? DEFAULT_LOCAL_POOL.threads;
   const mode = options.queue ? `queue ${new URL(options.queue).host}` : `local pool ${processes} × ${threads} threads`;

@@ -3,8 +3,8 @@
  * proxy and gold; counts and an ETA for the terminal, and the same as a JSON file
  * (`<runs>/sweep-status.json`, written atomically) for the dashboard and other tools.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { RunProgress, RunResult } from "./execute.js";
 import type { Sweep } from "./spec.js";
 
@@ -112,6 +112,8 @@ export class SweepTracker {
     } else {
       run.proxy = event.proxy;
       run.gold = event.gold;
+      this.print(`  ${run.name}: eval @ epoch ${event.epoch} | proxy ${event.proxy.toFixed(4)}${event.gold === null ? "" : ` | gold ${event.gold.toFixed(4)}`}`);
+      this.printLine();
     }
     this.write(false);
   }
@@ -182,5 +184,22 @@ export class SweepTracker {
     const tmp = `${this.statusFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.snapshot(), null, 1));
     renameSync(tmp, this.statusFile);
+  }
+}
+
+export const STATUS_FILE = "sweep-status.json";
+
+/**
+ * The sweep status of a runs directory (`<runsDir>/sweep-status.json`), for dashboards: null
+ * when there is none or it is not a status file this version understands.
+ */
+export function readSweepStatus(runsDir: string): SweepStatusFile | null {
+  const path = join(runsDir, STATUS_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    const data = JSON.parse(readFileSync(path, "utf8")) as Partial<SweepStatusFile>;
+    return data.format === "grpo-guard/sweep-status" && data.version === 1 && Array.isArray(data.runs) ? (data as SweepStatusFile) : null;
+  } catch {
+    return null; // written atomically, so only a foreign or damaged file gets here
   }
 }

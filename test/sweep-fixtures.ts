@@ -73,9 +73,16 @@ export const runDirs = (runsDir: string): string[] => readdirSync(runsDir).filte
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until(what: string, check: () => boolean, timeoutMs = 30_000, everyMs = 50): Promise<void> {
+export async function until(what: string, check: () => boolean, timeoutMs = 60_000, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  const safe = () => {
+    try {
+      return check();
+    } catch {
+      return false; // e.g. a metrics line being written right now
+    }
+  };
+  while (!safe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
@@ -116,7 +123,7 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
 
 /** A `grpo-guard worker` process; `log` collects its stderr. */
 export function startWorker(url: string, runsDir: string, extra: string[] = []): ChildProcess & { log: string[] } {
-  const child = spawn(process.execPath, [bin, "worker", "--queue", url, "--runs-dir", runsDir, "--concurrency", "1", "--threads", "1", "--lock-ms", "1500", "--stalled-ms", "500", ...extra], { env, stdio: ["ignore", "ignore", "pipe"] }) as ChildProcess & { log: string[] };
+  const child = spawn(process.execPath, [bin, "worker", "--queue", url, "--runs-dir", runsDir, "--concurrency", "1", "--threads", "1", "--lock-ms", "3000", "--stalled-ms", "1000", ...extra], { env, stdio: ["ignore", "ignore", "pipe"] }) as ChildProcess & { log: string[] };
   child.log = [];
   child.stderr!.on("data", (d) => child.log.push(String(d)));
   return child;

@@ -78,7 +78,7 @@ test("redis URL: password, user, database, TLS; errors name the flag", () => {
 test("two workers give the local pool's parameters bit for bit; a worker SIGKILLed mid-run: another takes its job after the lock expires and resumes from the checkpoint", { skip }, async () => {
   const file = writeSweep(dir, "kill", 12, { grid: { "train.lr": [1e-3, 3e-3] }, seeds: [0] });
   const local = join(dir, "kill-local");
-  const reference = cli(["sweep", file, "--runs", local, "--processes", "2"]);
+  const reference = cli(["sweep", file, "--runs", local, "--processes", "2", "--threads", "1"]);
   assert.equal(reference.code, 0, reference.stderr);
 
   const runs = join(dir, "kill-queue");
@@ -89,7 +89,7 @@ test("two workers give the local pool's parameters bit for bit; a worker SIGKILL
   await until("a run with 3 epochs", () => {
     victim = existsSync(runs) ? (runDirs(runs).find((n) => existsSync(join(runs, n, "metrics.jsonl")) && recordedEpochs(join(runs, n)).length >= 3) ?? "") : "";
     return victim !== "";
-  }, 40_000, 20);
+  }, 120_000, 20);
   first.kill("SIGKILL");
   worker(1, runs);
   worker(1, runs);
@@ -119,7 +119,7 @@ test("Redis restarted mid-sweep: workers and the submitter reconnect; no run los
   const runs = join(dir, "restart-queue");
   const workers = [worker(2, runs), worker(2, runs)];
   const { done } = submitter(file, 2, runs);
-  await until("training under way", () => existsSync(runs) && runDirs(runs).some((n) => existsSync(join(runs, n, "metrics.jsonl")) && recordedEpochs(join(runs, n)).length >= 2), 40_000, 20);
+  await until("training under way", () => existsSync(runs) && runDirs(runs).some((n) => existsSync(join(runs, n, "metrics.jsonl")) && recordedEpochs(join(runs, n)).length >= 2), 120_000, 20);
   await stopProcess(redis!);
   await sleep(1500);
   redis = await startRedis(port, join(dir, "redis"), password);
@@ -147,13 +147,15 @@ test("the same job delivered twice: the second delivery waits for the run's lock
   try {
     await queue.add(run.name, { config: run.config }, { jobId: `run-${run.id}` });
     await queue.add(run.name, { config: run.config }, { jobId: `dup-${run.id}` });
-    worker(3, runs);
-    worker(3, runs);
+    const pair = [worker(3, runs), worker(3, runs)];
+    test.after(() => {
+      if (process.env.SWEEP_DEBUG) for (const w of pair) process.stderr.write(`--- worker\n${w.log.join("")}`);
+    });
     const result = async (id: string) => {
       for (;;) {
         const job = await queue.getJob(id);
         const state = await job?.getState();
-        if (state === "completed") return (job!.returnvalue ?? { status: "no result" }) as { status: string };
+        if (state === "completed") return (job!.returnvalue ?? { status: `no result: ${JSON.stringify(job!.asJSON())}` }) as { status: string };
         if (state === "failed") throw new Error(job!.failedReason);
         await sleep(100);
       }

@@ -12,11 +12,11 @@ import { expandSweep, type Sweep } from "./spec.js";
 import { STATUS_FILE, SweepTracker } from "./status.js";
 
 /**
- * The local pool's default shape on this 2-core machine: measured in docs/performance.md
- * ("Sweeps: processes × threads"), 2 processes × 1 thread ran more runs per hour than
- * 1 process × 2 threads.
+ * The local pool's default shape on this 2-core machine: 1 process × 2 threads ran more runs
+ * per hour than 2 processes × 1 thread (docs/performance.md, "Sweeps: processes × threads";
+ * `node dist/bench/sweep-pool.js`). More processes pay off on machines with more cores.
  */
-export const DEFAULT_LOCAL_POOL = { processes: 2, threads: 1 };
+export const DEFAULT_LOCAL_POOL = { processes: 1, threads: 2 };
 
 const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 

@@ -153,15 +153,20 @@ test("the same job delivered twice: the second delivery waits for the run's lock
     });
     const result = async (id: string) => {
       for (;;) {
-        const job = await queue.getJob(id);
-        const state = await job?.getState();
-        if (state === "completed") return (job!.returnvalue ?? { status: `no result: ${JSON.stringify(job!.asJSON())}` }) as { status: string };
-        if (state === "failed") throw new Error(job!.failedReason);
+        const state = await queue.getJobState(id);
+        if (state === "completed" || state === "failed") {
+          const job = (await queue.getJob(id))!; // fetched after it finished, so its result is there
+          if (state === "failed") throw new Error(job.failedReason);
+          return job.returnvalue as { status: string };
+        }
         await sleep(100);
       }
     };
     const outcomes = [await result(`run-${run.id}`), await result(`dup-${run.id}`)].map((r) => r.status).sort();
     assert.deepEqual(outcomes, ["finished", "trained"]);
+    // The two deliveries overlapped: the later one reported that it was waiting for the lock.
+    const progress = await Promise.all([`run-${run.id}`, `dup-${run.id}`].map(async (id) => (await queue.getJob(id))!.progress as { type?: string; holder?: string }));
+    assert.ok(progress.some((p) => p.type === "waiting" && /^pid \d+ on /.test(p.holder ?? "")), JSON.stringify(progress));
     const runDir = join(runs, run.name);
     assert.deepEqual(sessionEvents(runDir).map((e) => e.event), ["train-start", "train-end", "finished-earlier"]);
     assert.deepEqual(recordedEpochs(runDir), [...Array(8).keys()]);

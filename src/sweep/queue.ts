@@ -142,8 +142,12 @@ async function pollStates(queue: Queue, sweep: Sweep, tracker: SweepTracker): Pr
       continue;
     }
     const state = await job.getState();
-    if (state === "completed") tracker.done(run.id, job.returnvalue as RunResult);
-    else if (state === "failed") tracker.failed(run.id, job.failedReason ?? "failed");
+    if (state === "completed" || state === "failed") {
+      // Read the result after the state: the job fetched above may predate its completion.
+      const finished = (await queue.getJob(jobId(run.id))) ?? job;
+      if (state === "completed") tracker.done(run.id, (finished.returnvalue as RunResult | null) ?? { id: run.id, name: run.name, status: "trained", epochs: status.epochs });
+      else tracker.failed(run.id, finished.failedReason || "failed");
+    }
     else if (state === "active") {
       if (status.state === "queued") tracker.progress(run.id, isProgress(job.progress) ? job.progress : { type: "started", resumeFrom: null, epochs: status.epochs });
     } else if (status.state === "running") tracker.requeued(run.id, state === "delayed" ? `retry after: ${job.failedReason ?? "a stopped worker"}` : "waiting for a worker");

@@ -151,8 +151,8 @@ test("sweep --preset digits plans the B2 comparison (5 methods × 3 seeds) with 
   assert.equal(cli(["sweep", "--preset", "digits", "--plan", "--runs", join(dir, "elsewhere")]).stdout, r.stdout, "ids do not depend on the runs directory");
 });
 
-test("the shipped example sweep (configs/sweeps/lr-study.yaml) plans 2 methods × 2 learning rates × 3 seeds", () => {
-  const file = new URL("../../configs/sweeps/lr-study.yaml", import.meta.url).pathname;
+test("the shipped example sweep (sweeps/lr-study.yaml) plans 2 methods × 2 learning rates × 3 seeds", () => {
+  const file = new URL("../../sweeps/lr-study.yaml", import.meta.url).pathname;
   const sweep = loadSweepFile(file, join(dir, "example"));
   assert.equal(sweep.runs.length, 12);
   assert.deepEqual([...new Set(sweep.runs.map((r) => r.label))], ["flow-grpo-lr0.0001", "flow-grpo-lr0.0005", "grpo-guard-lr0.0001", "grpo-guard-lr0.0005"]);

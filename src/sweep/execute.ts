@@ -3,11 +3,10 @@
  * never make a worker run anything else), take the run directory's lock, skip a finished run,
  * resume a partial one from its checkpoint, train, report progress.
  */
-import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { readFileSync } from "node:fs";
 import { UserError } from "../engine/errors.js";
 import { initEngine, random } from "../engine/jax.js";
 import { listCheckpoints } from "../engine/checkpoint.js";

@@ -15,7 +15,9 @@ test("compare: four methods × seeds with one budget, a results table, finished 
   const env = { ...process.env, GRPO_GUARD_THREADS: "1" };
   const first = spawnSync(process.execPath, args, { encoding: "utf8", env });
   assert.equal(first.status, 0, first.stderr);
-  assert.deepEqual(readdirSync(join(dir, "runs")).sort(), ["digits-dance-grpo-s0", "digits-dance-guard-s0", "digits-flow-grpo-lr5e-4-s0", "digits-flow-grpo-s0", "digits-grpo-guard-s0"]);
+  // Run directories are named <sweep>-<method>-<config id>-s<seed> (src/sweep/spec.ts), beside the sweep's status file.
+  const runDirs = readdirSync(join(dir, "runs")).filter((f) => f !== "sweep-status.json");
+  assert.deepEqual(runDirs.map((f) => f.replace(/-[0-9a-f]{12}-s0$/, "-s0")).sort(), ["digits-dance-grpo-s0", "digits-dance-guard-s0", "digits-flow-grpo-lr5e-4-s0", "digits-flow-grpo-s0", "digits-grpo-guard-s0"]);
   const page = readFileSync(join(dir, "docs", "results.md"), "utf8");
   for (const row of ["flow-grpo (flow-grpo / flow-sde)", "grpo-guard (grpo-guard / flow-sde)", "dance-grpo (flow-grpo / dance-sde)", "dance-guard (grpo-guard / dance-sde)", "flow-grpo-lr5e-4 (flow-grpo / flow-sde, train.lr=5e-4)"]) {
     assert.match(page, new RegExp(`\\| ${row.replace(/[()/.]/g, (c) => `\\${c}`)} \\| 1 \\|`));

@@ -17,6 +17,8 @@ import { registerReport } from "./commands/report.js";
 import { registerCompare } from "./commands/compare.js";
 import { registerRate } from "./commands/rate.js";
 import { registerExport } from "./commands/export.js";
+import { registerSweep } from "./commands/sweep.js";
+import { registerWorker } from "./commands/worker.js";
 
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -51,6 +53,8 @@ registerReport(program);
 registerCompare(program);
 registerRate(program);
 registerExport(program);
+registerSweep(program);
+registerWorker(program);
 
 async function main(): Promise<number> {
   try {

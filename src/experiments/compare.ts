@@ -8,6 +8,7 @@ import { epochRecords, evalRecords, runColor, summarizeRun } from "../dashboard/
 import type { LoadedRun } from "../dashboard/runs.js";
 import { renderFigure, type LegendEntry, type PanelSpec } from "../dashboard/svg.js";
 import { matchedProxy, type EvalPoint } from "../diagnostics/matched-proxy.js";
+import type { SweepSpec } from "../sweep/spec.js";
 
 export interface Variant {
   /** Run-name prefix and table label. */
@@ -51,28 +52,19 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
   },
 };
 
-export interface PlannedRun {
-  variant: Variant;
-  seed: number;
-  name: string;
-  overrides: string[];
-}
-
-export function comparisonPlan(preset: ComparePreset, options: { seeds?: number[]; epochs?: number; prefix: string }): PlannedRun[] {
-  const seeds = options.seeds ?? preset.seeds;
-  const epochs = options.epochs ?? preset.epochs;
-  // Seed-major order: an interrupted comparison has every method at the seeds it finished.
-  return seeds.flatMap((seed) =>
-    preset.variants.map((variant) => {
-      const name = `${options.prefix}-${variant.label}-s${seed}`;
-      return {
-        variant,
-        seed,
-        name,
-        overrides: [`name=${name}`, `algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, `seed=${seed}`, `train.epochs=${epochs}`, `eval.every=${preset.evalEvery}`, ...preset.overrides, ...(variant.overrides ?? [])],
-      };
-    }),
-  );
+/**
+ * The comparison as a sweep (src/sweep/spec.ts): one list point per method, the preset's
+ * budget for every run. `compare` and `sweep --preset` both run it through the sweep runner.
+ */
+export function comparisonSweep(name: string, preset: ComparePreset, options: { seeds?: number[]; epochs?: number } = {}): SweepSpec {
+  return {
+    name,
+    base: preset.config,
+    set: [`train.epochs=${options.epochs ?? preset.epochs}`, `eval.every=${preset.evalEvery}`, ...preset.overrides],
+    list: preset.variants.map((variant) => ({ label: variant.label, set: [`algorithm=${variant.algorithm}`, `dynamics=${variant.dynamics}`, ...(variant.overrides ?? [])] })),
+    // Seed-major order (the sweep's): an interrupted comparison has every method at the seeds it finished.
+    seeds: options.seeds ?? preset.seeds,
+  };
 }
 
 /** "mean ± std" over seeds (sample std; the mean alone for one value), values × `scale`. */

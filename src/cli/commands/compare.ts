@@ -2,16 +2,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../engine/errors.js";
-import { listCheckpoints } from "../../engine/checkpoint.js";
-import { loadConfig } from "../../config/load.js";
-import { TrainConfigSchema } from "../../config/train.js";
 import { FIGURES, imageTimelineFigure, writeReport } from "../../dashboard/report.js";
 import { gridRegion } from "../../diagnostics/image-grid.js";
-import { COMPARE_PRESETS, comparisonPlan, comparisonTable, frontierFigure, matchedProxyTables, perStepTable, type MethodRuns } from "../../experiments/compare.js";
+import { COMPARE_PRESETS, comparisonTable, frontierFigure, matchedProxyTables, perStepTable, type MethodRuns } from "../../experiments/compare.js";
 import { loadRun } from "../../dashboard/runs.js";
 import { runPaths } from "../../rl/run.js";
 import { collect, positiveInt } from "../options.js";
-import { runTraining } from "./train.js";
+import { DEFAULT_LOCAL_POOL, failureReport, presetSweep, runSweep } from "../../sweep/run-sweep.js";
 
 interface CompareOptions {
   preset: string;
@@ -21,6 +18,9 @@ interface CompareOptions {
   set: string[];
   runs: string;
   results: string;
+  processes?: number;
+  threads?: number;
+  queue?: string;
 }
 
 export function registerCompare(program: Command): void {
@@ -34,6 +34,9 @@ export function registerCompare(program: Command): void {
     .option("--set <key=value>", "override a config field in every run (repeatable)", collect, [])
     .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed)", "runs/compare")
     .option("--results <file>", "the results page to write (figures go beside it)", "docs/results.md")
+    .option("--processes <n>", `local pool: worker processes (default ${DEFAULT_LOCAL_POOL.processes})`, positiveInt("--processes"))
+    .option("--threads <n>", `local pool: jax-js threads per process (default ${DEFAULT_LOCAL_POOL.threads})`, positiveInt("--threads"))
+    .option("--queue <url>", "train through BullMQ on redis://[:password@]HOST:PORT (workers share --runs)")
     .action(async (opts: CompareOptions) => {
       const preset = COMPARE_PRESETS[opts.preset];
       if (!preset) throw new UserError(`unknown comparison preset "${opts.preset}" (known: ${Object.keys(COMPARE_PRESETS).join(", ")})`);
@@ -45,23 +48,18 @@ export function registerCompare(program: Command): void {
       const labels = preset.variants.map((v) => v.label);
       const methods = opts.methods?.split(",").map((m) => m.trim());
       for (const m of methods ?? []) if (!labels.includes(m)) throw new UserError(`--methods: unknown method "${m}" (the ${opts.preset} preset has ${labels.join(", ")})`);
-      const plan = comparisonPlan(preset, { seeds, epochs: opts.epochs, prefix: opts.preset }).filter((run) => !methods || methods.includes(run.variant.label));
-      const done: { variant: (typeof plan)[number]["variant"]; dir: string }[] = [];
-      for (const [i, run] of plan.entries()) {
-        const config = loadConfig(TrainConfigSchema, preset.config, [...run.overrides, ...opts.set, `output.dir=${opts.runs}`]);
-        const paths = runPaths(join(config.output.dir, config.name));
-        console.log(`\n[${i + 1}/${plan.length}] ${run.name}`);
-        if (existsSync(paths.policy)) {
-          console.log(`  finished earlier: ${paths.dir}`);
-        } else {
-          const outcome = await runTraining(config, { resume: listCheckpoints(paths.checkpoints).length > 0 });
-          if (outcome.interrupted) {
-            console.log(`stopped; run the same command again to continue`);
-            return;
-          }
-        }
-        done.push({ variant: run.variant, dir: paths.dir });
+      // The comparison is a sweep preset: the same planner, pool/queue and run store as `grpo-guard sweep`.
+      const sweep = presetSweep(opts.preset, opts.runs, { seeds, epochs: opts.epochs, extra: opts.set });
+      const plan = sweep.runs.filter((run) => !methods || methods.includes(run.point!));
+      const { tracker, stopped } = await runSweep({ ...sweep, runs: plan }, { runsDir: opts.runs, queue: opts.queue, processes: opts.processes, threads: opts.threads });
+      if (stopped) {
+        console.log(`stopped; run the same command again to continue`);
+        return;
       }
+      const failure = failureReport(tracker);
+      if (failure) throw failure;
+      for (const run of plan) if (tracker.runs.get(run.id)?.outcome === "finished") console.log(`  finished earlier: ${run.name}`);
+      const done = plan.map((run) => ({ variant: preset.variants.find((v) => v.label === run.point)!, dir: runPaths(join(opts.runs, run.name)).dir }));
       const figuresDir = join(dirname(opts.results), "results");
       writeReport(done.map((r) => r.dir), figuresDir, { imageTimeline: false });
       const groups: MethodRuns[] = preset.variants

@@ -12,12 +12,12 @@ import {
   effectiveVotes,
   fleissKappa,
   proportionHalfWidth,
-  quantile,
   sizingTable,
   votesForHalfWidth,
   wilsonInterval,
   type Comparison,
 } from "../src/rating/stats.js";
+import { quantile } from "../src/diagnostics/quantile.js";
 import { planPairs } from "../src/rating/study.js";
 import { resultsMarkdown, SIMULATED_NOTE, studyResults, votesCsv } from "../src/rating/results.js";
 import { winnerOf, type Answer, type Method, type Pair, type StudyConfig, type Vote } from "../src/rating/store.js";

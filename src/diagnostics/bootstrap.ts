@@ -9,6 +9,7 @@
  * The interval is conservative for degenerate U-statistics (KID between equal distributions,
  * whose spread shrinks like 1/n instead of 1/√n).
  */
+import { quantileSorted } from "./quantile.js";
 
 /** A small seeded generator (mulberry32) so these statistics need no engine import. */
 export class SubsetRng {
@@ -56,14 +57,6 @@ export interface HalfSampleOptions {
   seed?: number;
 }
 
-/** Linear-interpolated quantile of a sorted array. */
-export function quantileSorted(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * Math.min(1, Math.max(0, q));
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 /**
  * Half-sampling confidence intervals of a vector statistic. `statistic(subsets)` gets, per

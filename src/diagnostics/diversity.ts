@@ -8,7 +8,7 @@
  *   class c, so real digits have a near-duplicate fraction of that percentile by construction
  *   and a collapsing policy (samples of a prompt becoming the same image) drives it up.
  */
-import { quantileSorted } from "./bootstrap.js";
+import { quantileSorted } from "./quantile.js";
 
 /** τ_c = this percentile of real same-class pair distances (docs/gold-panel.md). */
 export const NEAR_DUPLICATE_PERCENTILE = 0.02;

@@ -7,6 +7,7 @@
  * an epoch is on-policy (θ = θ_old, ratio exactly 1, E8) and would halve every clip fraction
  * and dilute the log-ratio moments; it is reported separately (EpochRecord.onPolicy).
  */
+import { quantileSorted } from "./quantile.js";
 import type { VelocityNormStats } from "./velocity-norm.js";
 
 export interface Summary {
@@ -65,14 +66,6 @@ export function autoHistogramRange(perStep: readonly ArrayLike<number>[], clipLo
   return range;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
 export function summarize(values: ArrayLike<number>): Summary {
   const n = values.length;
   const sorted = Float64Array.from(values).sort();
@@ -84,11 +77,11 @@ export function summarize(values: ArrayLike<number>): Summary {
   return {
     mean,
     std: Math.sqrt(variance / Math.max(n, 1)),
-    p1: quantile(sorted, 0.01),
-    p5: quantile(sorted, 0.05),
-    p50: quantile(sorted, 0.5),
-    p95: quantile(sorted, 0.95),
-    p99: quantile(sorted, 0.99),
+    p1: quantileSorted(sorted, 0.01),
+    p5: quantileSorted(sorted, 0.05),
+    p50: quantileSorted(sorted, 0.5),
+    p95: quantileSorted(sorted, 0.95),
+    p99: quantileSorted(sorted, 0.99),
   };
 }
 

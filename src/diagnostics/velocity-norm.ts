@@ -4,6 +4,7 @@
  * sqrt(mean(u²))); R_i = mean_j n_θ/n_ref, its 5/50/95 % percentiles and P(n_θ > n_ref).
  * RL is reported to inflate ‖v_θ‖ by 5–15 %. Pure functions over host arrays.
  */
+import { quantileSorted } from "./quantile.js";
 export interface VelocityNormStats {
   /** mean_j n_θ/n_ref */
   ratio: number;
@@ -17,13 +18,6 @@ export interface VelocityNormStats {
 
 const ABOVE_TOLERANCE = 1e-6;
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 export function velocityNormStats(normTheta: ArrayLike<number>, normRef: ArrayLike<number>): VelocityNormStats {
   const n = normTheta.length;
@@ -35,7 +29,7 @@ export function velocityNormStats(normTheta: ArrayLike<number>, normRef: ArrayLi
     if (normTheta[j] > normRef[j] * (1 + ABOVE_TOLERANCE)) above += 1;
   }
   ratios.sort();
-  return { ratio: n ? sum / n : NaN, p5: quantile(ratios, 0.05), p50: quantile(ratios, 0.5), p95: quantile(ratios, 0.95), above: n ? above / n : NaN, count: n };
+  return { ratio: n ? sum / n : NaN, p5: quantileSorted(ratios, 0.05), p50: quantileSorted(ratios, 0.5), p95: quantileSorted(ratios, 0.95), above: n ? above / n : NaN, count: n };
 }
 
 /** Per step of an evaluation ODE, and pooled over its steps. */

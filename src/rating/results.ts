@@ -5,7 +5,8 @@
  * the same as markdown and CSV.
  */
 import { HostRng } from "../engine/prng.js";
-import { bootstrapBradleyTerry, cohenKappa, fleissKappa, quantile, wilsonInterval, type Comparison, type Interval } from "./stats.js";
+import { quantile } from "../diagnostics/quantile.js";
+import { bootstrapBradleyTerry, cohenKappa, fleissKappa, wilsonInterval, type Comparison, type Interval } from "./stats.js";
 import { winnerOf, type Method, type Pair, type StudyConfig, type Vote } from "./store.js";
 
 export const QUESTION_TEXT: Record<StudyConfig["question"], (prompt: string) => string> = {

@@ -4,6 +4,7 @@
  * half a win for each side) with a bootstrap, Cohen's κ and Fleiss' κ for rater agreement, and
  * the sample-size arithmetic docs/human-eval.md walks through.
  */
+import { quantile } from "../diagnostics/quantile.js";
 
 /** The two-sided 95 % normal quantile. */
 export const Z95 = 1.959963984540054;
@@ -140,14 +141,6 @@ export function bootstrapBradleyTerry(
   return { fit, intervals, resamples };
 }
 
-/** Linear-interpolation quantile (type 7) of unsorted values. */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
-}
 
 /**
  * Cohen's κ from a k × k contingency table (rows: rater 1's category, columns: rater 2's):

@@ -15,7 +15,8 @@
  *     set by an optimizer step whose mean KL (over its rows, ungated) exceeds κ.
  * (e) A_j = (r_j − r̄_g)·φ_j, φ_j = d_j/mean_g(d) if r_j ≥ r̄_g else 1, d_j = min_{j'≠j}(1 − f_j·f_j')
  *     over unit features in the group (no std division; φ = 1 when mean_g(d) = 0); clip ±A_max.
- */
+ */import { quantile } from "../diagnostics/quantile.js";
+
 
 /** 2·#wins + #ties of each value against all others (integer; win rate = this/(2(B−1))). */
 export function doubledWins(values: ArrayLike<number>): Int32Array {
@@ -40,12 +41,7 @@ export function uncertainty(proxy: ArrayLike<number>, aux: readonly ArrayLike<nu
 
 /** numpy.percentile with linear interpolation (q in [0, 100]). */
 export function percentile(values: ArrayLike<number>, q: number): number {
-  const sorted = Float64Array.from(values).sort();
-  if (sorted.length === 0) return NaN;
-  const pos = ((sorted.length - 1) * q) / 100;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  return quantile(values, q / 100);
 }
 
 /** E14 (b): p adapts to the mean non-negative uncertainty m of each epoch. */

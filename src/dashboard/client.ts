@@ -27,8 +27,8 @@ import {
   type SlimRecord,
   type StepTable,
 } from "./series.js";
-import { PANEL, renderPanel } from "./svg.js";
-import { goldComponentPanels, type GoldAxis } from "./gold-panels.js";
+import { PANEL, renderPanel, type PanelSpec } from "./svg.js";
+import { goldComponentPanels, methodStatPanels, type GoldAxis } from "./gold-panels.js";
 
 declare const uPlot: typeof uPlotType;
 type Chart = uPlotType;
@@ -384,6 +384,11 @@ function renderImages(): void {
   );
 }
 
+/** One report panel as an inline SVG element, keyed by what it plots. */
+function panelSvg(panel: PanelSpec, cls: string, clipId: string): string {
+  return `<svg class="${cls}" data-key="${panel.yLabel}" xmlns="http://www.w3.org/2000/svg" width="${PANEL.width}" height="${PANEL.height}" viewBox="0 0 ${PANEL.width} ${PANEL.height}" font-family="system-ui, sans-serif" font-size="12">${renderPanel({ ...panel, clipId }, 0, 0)}</svg>`;
+}
+
 /** The gold components as SVG panels (the report's own renderer): against the proxy (the frontier) and per evaluation. */
 function renderGold(): void {
   const records = state.runs.map((r) => r.records);
@@ -395,10 +400,12 @@ function renderGold(): void {
       box.innerHTML = `<p class="empty">no gold metrics recorded yet</p>`;
       continue;
     }
-    box.innerHTML = panels
-      .map((panel, i) => `<svg class="gold-panel" data-key="${panel.yLabel}" xmlns="http://www.w3.org/2000/svg" width="${PANEL.width}" height="${PANEL.height}" viewBox="0 0 ${PANEL.width} ${PANEL.height}" font-family="system-ui, sans-serif" font-size="12">${renderPanel({ ...panel, clipId: `${id}-${i}` }, 0, 0)}</svg>`)
-      .join("");
+    box.innerHTML = panels.map((panel, i) => panelSvg(panel, "gold-panel", `${id}-${i}`)).join("");
   }
+  const methodPanels = methodStatPanels(records, names, state.colors);
+  $("method-stats").innerHTML = methodPanels.length
+    ? methodPanels.map((panel, i) => panelSvg(panel, "method-panel", `method-${i}`)).join("")
+    : `<p class="empty">these runs log no method statistics (Flow-GRPO and GRPO-Guard have none beyond the per-step views)</p>`;
 }
 
 function render(): void {

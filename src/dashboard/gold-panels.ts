@@ -5,7 +5,7 @@
  * confidence intervals as whiskers and the noise floor as a grey band on the side of it that
  * two real samples reach. Against the proxy reward this is the frontier (benchmarks B2/B3).
  */
-import { componentCatalog, componentSeries, median, type ComponentPoint, type SlimRecord } from "./series.js";
+import { componentCatalog, componentSeries, median, type ComponentPoint, type SlimEpoch, type SlimRecord } from "./series.js";
 import { formatTick, type PanelSpec, type Point } from "./svg.js";
 
 export type GoldAxis = "proxy" | "epoch";
@@ -39,4 +39,32 @@ export function goldComponentPanels(runs: readonly (readonly SlimRecord[])[], na
       }),
     };
   });
+}
+
+/**
+ * The method's own statistics per epoch (issue #13: gated / masked / hinge-active fractions,
+ * window position, GARDO's p and resets …): one panel per key of the epoch records'
+ * `methodStats` (the per-row mean) and `methodState`, one curve per run that logs it.
+ */
+export function methodStatPanels(runs: readonly (readonly SlimRecord[])[], names: readonly string[], colors: readonly string[]): PanelSpec[] {
+  const epochs = runs.map((records) => records.filter((r): r is SlimEpoch => r.type === "epoch"));
+  const value = (record: SlimEpoch, key: string): number | null | undefined =>
+    key.startsWith("state:") ? record.methodState?.[key.slice(6)] : record.methodStats?.[key]?.mean;
+  const keys: string[] = [];
+  for (const list of epochs)
+    for (const record of list)
+      for (const key of [...Object.keys(record.methodStats ?? {}), ...Object.keys(record.methodState ?? {}).map((k) => `state:${k}`)]) if (!keys.includes(key)) keys.push(key);
+  return keys.map((key): PanelSpec => ({
+    title: key.startsWith("state:") ? `${key.slice(6)} (method state)` : `${key} (mean over rows)`,
+    xLabel: "completed training epochs",
+    yLabel: key,
+    integerX: true,
+    lines: epochs.flatMap((list, k) => {
+      const points = list.flatMap((record): Point[] => {
+        const v = value(record, key);
+        return typeof v === "number" && Number.isFinite(v) ? [[record.epoch + 1, v]] : [];
+      });
+      return points.length ? [{ label: `${names[k]} ${key}`, run: names[k], color: colors[k], points }] : [];
+    }),
+  }));
 }

@@ -68,6 +68,12 @@ export function pageHtml(runNames: readonly string[]): string {
 </section>
 
 <section>
+  <h2>Method statistics</h2>
+  <p class="note">what each method logs about itself per epoch (docs/methods.md): e.g. Flow-DPPO's masked fraction, NormGuard's hinge-active fraction, GARDO's gated fraction, p and resets, MixGRPO's window start — one curve per run that logs it</p>
+  <div id="method-stats" class="panels"></div>
+</section>
+
+<section>
   <h2>Per-timestep views</h2>
   <div class="controls">
     <label>epoch <input type="range" id="epoch" min="0" max="0" step="1" value="0"></label>

@@ -51,7 +51,7 @@ export function formatDuration(seconds: number): string {
 
 export class SweepTracker {
   readonly runs = new Map<string, RunStatus>();
-  private readonly started = Date.now();
+  private readonly started: number;
   /** Epochs trained in this session (the ETA's rate). */
   private epochsTrained = 0;
   private lastWrite = 0;
@@ -62,7 +62,10 @@ export class SweepTracker {
     readonly mode: string,
     private readonly statusFile: string | null,
     private readonly print: (line: string) => void = (line) => process.stderr.write(line + "\n"),
+    /** Milliseconds clock (injectable so that an ETA can be tested without sleeping). */
+    private readonly now: () => number = Date.now,
   ) {
+    this.started = now();
     for (const run of sweep.runs) {
       this.runs.set(run.id, { id: run.id, name: run.name, label: run.label, seed: run.seed, state: "queued", epoch: 0, epochs: run.config.train.epochs, proxy: null, gold: null, outcome: null, error: null, waitingFor: null });
     }
@@ -77,7 +80,7 @@ export class SweepTracker {
 
   etaSeconds(): number | null {
     if (this.epochsTrained === 0) return null;
-    const rate = this.epochsTrained / ((Date.now() - this.started) / 1000);
+    const rate = this.epochsTrained / (Math.max(1, this.now() - this.started) / 1000);
     let left = 0;
     for (const run of this.runs.values()) if (run.state === "queued" || run.state === "running") left += run.epochs - run.epoch;
     return left / rate;
@@ -178,8 +181,8 @@ export class SweepTracker {
 
   /** Write the status file (at most once a second unless `force`). */
   write(force: boolean): void {
-    if (!this.statusFile || (!force && Date.now() - this.lastWrite < 1000)) return;
-    this.lastWrite = Date.now();
+    if (!this.statusFile || (!force && this.now() - this.lastWrite < 1000)) return;
+    this.lastWrite = this.now();
     mkdirSync(dirname(this.statusFile), { recursive: true });
     const tmp = `${this.statusFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.snapshot(), null, 1));

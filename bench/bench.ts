@@ -38,7 +38,8 @@ export const REFERENCE_SCRIPT = fileURLToPath(new URL("../../../shared/reference
 const REFERENCE_PARAMS = 1_075_344;
 
 /** The reference's stand-in reward: −mean|x| per image. */
-const negAbs: Reward = {
+/** The bench's reward: −mean|x| per sample (cheap, deterministic; the workload is the epoch, not the reward). */
+export const negAbs: Reward = {
   name: "neg-abs",
   async score({ images, prompts }) {
     const per = images.length / prompts.length;

@@ -18,7 +18,7 @@ import { peakLiveBytes, recordBufferEvents, trackBuffers, type BufferEvent } fro
 import { TrainConfigSchema } from "../src/config/train.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
 import { GrpoTrainer } from "../src/rl/trainer.js";
-import type { Reward } from "../src/rewards/reward.js";
+import { negAbs } from "./bench.js";
 
 const MiB = 2 ** 20;
 const status = (): { rss: number; hwm: number } => {
@@ -171,17 +171,6 @@ export function liveAtPeak(events: readonly BufferEvent[], top = 8): { mib: numb
 }
 
 // ---- the run ----------------------------------------------------------------------------
-const negAbs: Reward = {
-  name: "neg-abs",
-  async score({ images, prompts }) {
-    const per = images.length / prompts.length;
-    return Float32Array.from(prompts, (_, i) => {
-      let s = 0;
-      for (let j = 0; j < per; j++) s += Math.abs(images[i * per + j]);
-      return -s / per;
-    });
-  },
-};
 
 if (process.argv[1]?.endsWith("memory.js")) {
   const epochs = Number(process.argv[2] ?? 2);

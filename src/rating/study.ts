@@ -29,17 +29,8 @@ export interface StudySource {
   runConfig?: string;
 }
 
-export interface StudyOptions {
-  name: string;
-  question: Question;
-  prompts: string[];
-  pairs: number;
-  seed: number;
-  steps: number;
-  shift: number;
-  guidance: number;
-  simulated: boolean;
-}
+/** What the command line sets of a study; the rest of its config (shape, token, time) is derived. */
+export type StudyOptions = Omit<StudyConfig, "sampleShape" | "token" | "createdAt">;
 
 /** Image side scale of the stored PNGs (28 px digits → 112 px; the page shows them larger). */
 const IMAGE_SCALE = 4;

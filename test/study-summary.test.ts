@@ -16,8 +16,8 @@ import { writeSyntheticRun } from "./synthetic-runs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "grpo-guard-study-summary-"));
 
-test("a sweep writes each finished run's summary; it matches the run's metrics.jsonl and is small", () => {
-  const file = writeSweep(dir, "tiny", 2, {
+test("a sweep writes each finished run's summary (it matches the run's metrics.jsonl and is small), then a b3-* sweep's report section", () => {
+  const file = writeSweep(dir, "b3-tiny", 2, {
     set: { "train.epochs": 2, "eval.every": 1 },
     list: [
       { label: "guard", set: { algorithm: "grpo-guard" } },
@@ -26,13 +26,19 @@ test("a sweep writes each finished run's summary; it matches the run's metrics.j
     seeds: [0],
   });
   const summaries = join(dir, "summaries");
-  const r = cli(["sweep", file, "--runs", join(dir, "runs"), "--summaries", summaries]);
+  const page = join(dir, "docs", "results.md");
+  const r = cli(["sweep", file, "--runs", join(dir, "runs"), "--summaries", summaries, "--results", page]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /summary .*tiny-guard-[0-9a-f]{12}-s0\.json/);
+  assert.match(r.stderr, /summary .*b3-tiny-guard-[0-9a-f]{12}-s0\.json/);
+  const section = readFileSync(page, "utf8");
+  assert.ok(section.startsWith("<!-- b3:tiny:begin -->\n") && section.endsWith("<!-- b3:tiny:end -->\n"), section.slice(0, 80));
+  assert.match(section, /Built from \*\*2 finished runs of 2 planned\*\*/);
+  assert.match(section, new RegExp(`Regenerate with \`grpo-guard sweep ${file.replace(/[.]/g, "\\.")} --summaries ${summaries}\``));
+  assert.ok(statSync(join(dir, "docs", "results", "b3-tiny-frontier.svg")).size > 0);
   const read = readSummaries(summaries);
   assert.deepEqual(read.map((s) => [s.label, s.method, s.sweep, s.status, s.epochsDone, s.epochsPlanned]).sort(), [
-    ["dppo-1e-5", "dppo", "tiny", "finished", 2, 2],
-    ["guard", "guard", "tiny", "finished", 2, 2],
+    ["dppo-1e-5", "dppo", "b3-tiny", "finished", 2, 2],
+    ["guard", "guard", "b3-tiny", "finished", 2, 2],
   ]);
   for (const summary of read) {
     const path = join(summaries, `${summary.run}.json`);

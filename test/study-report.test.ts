@@ -67,6 +67,10 @@ test("valuesAtProxy and the envelope: every crossing of a piecewise-linear curve
   assert.equal(at(down, 1), 1);
   assert.equal(at(envelope([back], "higher", 2), 0.5), 5);
   assert.equal(at(envelope([back], "lower", 2), 0.5), 4);
+  // Up and back down through x = 0.5 between evaluations: the second crossing (6) is the better one.
+  const loop: [number, number][] = [[0, 0], [1, 10], [0, 2]];
+  assert.deepEqual(valuesAtProxy(loop, 0.5), [5, 6]);
+  assert.equal(at(envelope([loop], "higher", 2), 0.5), 6);
   // Two runs with a gap between them: the envelope is null there.
   const gap = envelope([[[0, 1], [0.2, 1]], [[0.8, 2], [1, 2]]], "higher", 10);
   assert.equal(at(gap, 0.5), null);

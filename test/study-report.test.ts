@@ -127,6 +127,9 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   assert.deepEqual(envelopes, ["kl", "flow"]);
   assert.ok(report.figure.includes('data-series="any-name-2 (partial)"'));
   assert.match(report.figure, /stroke-width="1" stroke-dasharray="4 3"/);
+  // The proxy-side trajectories: a panel for each statistic some run logs (masked here), none for the others (gated, hinge).
+  const titles = [...report.trajectories.matchAll(/class="panel" [^>]*data-title="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "clip fraction", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
 });
 
 test("the headline: the highest level every finished run of ≥ 2 settings reaches, the best setting there with its interval", () => {
@@ -215,5 +218,7 @@ test("compare --preset <sweep file> --from-summaries writes the marked section a
   assert.match(text, new RegExp(`Built from \\*\\*2 finished runs of ${pilot.runs.length} planned\\*\\* \\(1 partial`));
   assert.match(text, /!\[B3 frontier, aesthetic\]\(results\/b3-aesthetic-pilot-frontier\.svg\)/);
   assert.ok(existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-frontier.svg")));
+  assert.match(text, /!\[B3 proxy side, aesthetic\]\(results\/b3-aesthetic-pilot-proxy-side\.svg\)/);
+  assert.ok(existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-proxy-side.svg")));
   assert.ok(!existsSync(runs), "nothing trained");
 });

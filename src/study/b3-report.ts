@@ -233,9 +233,11 @@ const settingName = (s: SettingGroup) => (s.label === s.method ? s.method : s.la
 export function matchedProxyTables(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[]): string {
   if (levels.length === 0) return "No matched-proxy comparison: the finished runs' evaluations do not span a common proxy range (each run needs evaluations below and above a level).";
   const out: string[] = [];
+  const decimals = Math.max(...levels.map((l) => (String(l).split(".")[1] ?? "").length));
+  const levelText = (l: number) => l.toFixed(decimals);
   for (const c of components) {
     out.push(`*${c.label}* (\`${c.key}\`, ${c.better} is better), at each run's first crossing of the proxy level (interpolated between evaluations); mean [95 % t-interval] over the seeds that reach it (reached/finished runs):`, ``);
-    out.push(`| method | setting | ${levels.map((l) => `proxy ${l}`).join(" | ")} |`, `|---|---|${levels.map(() => "---|").join("")}`);
+    out.push(`| method | setting | ${levels.map((l) => `proxy ${levelText(l)}`).join(" | ")} |`, `|---|---|${levels.map(() => "---|").join("")}`);
     for (const m of methods)
       for (const s of m.settings) {
         const cells = settingCells(s, levels, c.key);
@@ -389,6 +391,42 @@ export function frontierFigure(proxy: string, methods: readonly MethodGroup[], c
   );
 }
 
+/** The proxy-side panels of the trajectory figure: the training proxy, then SIDE_STATISTICS (a panel only where some run logs it). */
+const TRAJECTORY_PANELS: { label: string; key: string; pick: (e: RunSummary["epochs"][number]) => number | null | undefined }[] = [
+  { label: "training proxy (mean reward of the epoch's rollouts)", key: "proxy", pick: (e) => e.proxy },
+  ...SIDE_STATISTICS.map((c) => ({ label: c.label.replace("\\|", "|"), key: c.label, pick: c.pick })),
+];
+
+/**
+ * The proxy-side trajectories (what the B3 pilot fixes knob ranges and the epoch budget from,
+ * without reading gold): per completed epoch the training proxy, clip fractions, the methods'
+ * masked / gated / hinge-active fractions and R; one curve per run (partial ones dashed), in
+ * its method's hue, lighter for later knob settings of the method.
+ */
+export function trajectoryFigure(proxy: string, methods: readonly MethodGroup[]): string {
+  const runs = methods.flatMap((m) =>
+    m.settings.flatMap((s, j) => {
+      const color = m.settings.length > 1 ? lighten(m.color, (0.5 * j) / (m.settings.length - 1)) : m.color;
+      return [...s.finished, ...s.partial].map((run) => ({ run, color, setting: settingName(s) }));
+    }),
+  );
+  const panels = TRAJECTORY_PANELS.flatMap((panel): PanelSpec[] => {
+    const lines: LineSeries[] = runs.flatMap(({ run, color, setting }) => {
+      const points = run.epochs.flatMap((e): Point[] => {
+        const v = panel.pick(e);
+        return typeof v === "number" && Number.isFinite(v) ? [[e.epoch, v]] : [];
+      });
+      return points.length ? [{ label: `${setting} s${run.seed}${run.status === "partial" ? " (partial)" : ""}`, run: run.run, color, width: 1.5, markers: false, dash: run.status === "partial" ? "4 3" : undefined, points }] : [];
+    });
+    return lines.length ? [{ title: panel.label, xLabel: "completed training epochs", yLabel: panel.key === "proxy" ? proxy : panel.label, integerX: true, lines }] : [];
+  });
+  const legend: LegendEntry[] = methods.flatMap((m) =>
+    m.settings.map((s, j) => ({ label: settingName(s) === m.method ? m.method : `${m.method}: ${settingName(s)}`, color: m.settings.length > 1 ? lighten(m.color, (0.5 * j) / (m.settings.length - 1)) : m.color })),
+  );
+  if (runs.some((r) => r.run.status === "partial")) legend.push({ label: "partial run", color: "#999", dash: "4 3" });
+  return renderFigure(`B3 proxy side: ${proxy}`, panels, legend, 2, "per completed training epoch, off-policy minibatches only; one curve per run");
+}
+
 export const markers = (key: string): { begin: string; end: string } => ({ begin: `<!-- b3:${key}:begin -->`, end: `<!-- b3:${key}:end -->` });
 
 /**
@@ -424,6 +462,8 @@ export interface B3Report {
   markdown: string;
   figure: string;
   figureFile: string;
+  trajectories: string;
+  trajectoriesFile: string;
   methods: MethodGroup[];
   ignored: RunSummary[];
 }
@@ -437,7 +477,8 @@ export function buildB3Report(input: B3ReportInput): B3Report {
   const components = reportComponents(used);
   const levels = reportLevels(methods);
   const figureFile = join(input.figuresDir, `b3-${input.key}-frontier.svg`);
-  const rel = relative(dirname(input.page), figureFile) || figureFile;
+  const trajectoriesFile = join(input.figuresDir, `b3-${input.key}-proxy-side.svg`);
+  const rel = (file: string) => relative(dirname(input.page), file) || file;
   const nFinished = used.filter((s) => s.status === "finished").length;
   const nPartial = used.length - nFinished;
   const planned = input.plan?.length ?? null;
@@ -451,7 +492,7 @@ export function buildB3Report(input: B3ReportInput): B3Report {
     ``,
     headlineMarkdown(proxy, h),
     ``,
-    `![B3 frontier, ${proxy}](${rel})`,
+    `![B3 frontier, ${proxy}](${rel(figureFile)})`,
     ``,
     `**Gold at matched proxy** (src/diagnostics/matched-proxy.ts; finished runs only; levels from the data: evenly spaced from the highest first evaluation to the highest peak):`,
     ``,
@@ -460,8 +501,10 @@ export function buildB3Report(input: B3ReportInput): B3Report {
     `**Proxy-side statistics** (finished runs; per run the mean over its trained epochs of the off-policy statistics, then mean ± sd over seeds; the training proxy is the rollouts' mean reward per epoch):`,
     ``,
     methodStatisticsTable(methods),
+    ``,
+    `![B3 proxy side, ${proxy}](${rel(trajectoriesFile)})`,
   ].join("\n");
-  return { markdown, figure: frontierFigure(proxy, methods, components), figureFile, methods, ignored };
+  return { markdown, figure: frontierFigure(proxy, methods, components), figureFile, trajectories: trajectoryFigure(proxy, methods), trajectoriesFile, methods, ignored };
 }
 
 /** Write the figure and the page's marked section; returns the report. */
@@ -469,6 +512,7 @@ export function writeB3Report(input: B3ReportInput): B3Report {
   const report = buildB3Report(input);
   mkdirSync(input.figuresDir, { recursive: true });
   writeFileSync(report.figureFile, report.figure);
+  writeFileSync(report.trajectoriesFile, report.trajectories);
   const previous = existsSync(input.page) ? readFileSync(input.page, "utf8") : "";
   mkdirSync(dirname(input.page), { recursive: true });
   writeFileSync(input.page, replaceMarked(previous, input.key, report.markdown, input.page));

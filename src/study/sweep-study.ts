@@ -58,7 +58,7 @@ export function summarizeSweep(sweep: Sweep, runsDir: string, out: string, only?
 }
 
 /** Write the sweep's report section (page markers `b3:<key>`) and frontier figure from the summaries in `summariesDir`. */
-export function writeStudyReport(sweep: Sweep, options: { summariesDir: string; page: string; figuresDir: string; command: string }): B3Report {
+export function writeStudyReport(sweep: Sweep, options: { summariesDir: string; page: string; figuresDir: string; command: string; headlineFile?: string }): B3Report {
   return writeB3Report({
     key: reportKey(sweep.name),
     sweep: sweep.name,
@@ -68,5 +68,6 @@ export function writeStudyReport(sweep: Sweep, options: { summariesDir: string; 
     command: options.command,
     page: options.page,
     figuresDir: options.figuresDir,
+    headlineFile: options.headlineFile,
   });
 }

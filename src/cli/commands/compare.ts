@@ -24,6 +24,7 @@ interface CompareOptions {
   results: string;
   summaries?: string;
   fromSummaries?: string | true;
+  headline?: string;
   processes?: number;
   threads?: number;
   queue?: string;
@@ -44,6 +45,7 @@ export function registerCompare(program: Command): void {
     .option("--threads <n>", `local pool: jax-js threads per process (default ${DEFAULT_LOCAL_POOL.threads})`, positiveInt("--threads"))
     .option("--queue <url>", "train through BullMQ on redis://[:password@]HOST:PORT (workers share --runs)")
     .option("--summaries <dir>", "sweep-file presets: where each run's summary is written (default results/b3/<proxy>)")
+    .option("--headline <file>", "sweep-file presets: also write the generated headline block between <!-- b3:<name>-headline:begin/end --> of this file (e.g. README.md)")
     .option("--from-summaries [dir]", "sweep-file presets: train nothing; write the page from the run summaries in dir (default results/b3/<proxy>)")
     .action(async (opts: CompareOptions) => {
       if (presetFile(opts.preset) !== null) return studyCompare(opts);
@@ -161,7 +163,7 @@ async function studyCompare(opts: CompareOptions): Promise<void> {
   }
   const extra = `${opts.methods ? ` --methods ${opts.methods}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}`;
   const command = reportCommand(sweep, { preset: opts.preset }, summariesDir, opts) + extra;
-  const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command });
+  const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
   const runs = report.methods.flatMap((m) => m.settings.flatMap((s) => s.finished));
   console.log(`wrote the b3:${opts.preset.replace(/^b3-/, "")} section of ${opts.results} and ${report.figureFile}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
   if (failure) throw failure;

@@ -21,6 +21,7 @@ interface SweepOptions {
   pollMs?: number;
   summaries?: string | false;
   results: string;
+  headline?: string;
 }
 
 export function parseSeeds(raw: string | undefined, flag = "--seeds"): number[] | undefined {
@@ -55,6 +56,7 @@ export function registerSweep(program: Command): void {
     .option("--summaries <dir>", "write each done run's summary (small JSON, docs/sweeps.md) here (default for b3-* sweeps: results/b3/<proxy>; none for others)")
     .option("--no-summaries", "write no run summaries (and no b3 report)")
     .option("--results <file>", "b3-* sweeps: the page whose b3:<name> section is rewritten after the sweep (figures in its results/ folder)", "docs/results.md")
+    .option("--headline <file>", "b3-* sweeps: also write the generated headline block between <!-- b3:<name>-headline:begin/end --> of this file (e.g. README.md)")
     .option("--plan", "print the runs (id, name, overrides) and exit")
     .action(async (file: string | undefined, opts: SweepOptions) => {
       if (Boolean(file) === Boolean(opts.preset)) throw new UserError("sweep: give a sweep file or --preset NAME (one of them)");
@@ -77,7 +79,7 @@ export function registerSweep(program: Command): void {
       }
       if (summariesDir && isB3Sweep(sweep.name) && !opts.detach) {
         const command = reportCommand(sweep, { preset: opts.preset, file }, summariesDir, opts);
-        const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command });
+        const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
         console.log(`wrote the b3 section of ${opts.results} and ${report.figureFile} (regenerate with: ${command})`);
       }
       const failure = failureReport(tracker);

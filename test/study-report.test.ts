@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { buildB3Report, envelope, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { buildB3Report, envelope, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -95,6 +95,8 @@ test("matched-proxy cells: interpolated first crossings, runs that never reach a
   assert.ok(Math.abs(at08.mean - (0.7 + 0.76) / 2) < 1e-12, `${at08.mean}`); // r0 halfway between 0.8 and 0.6
   assert.match(formatCell("gold", at08), /^0\.730 \[[-0-9.]+, [0-9.]+\] \(2\/3; 1 censored\)$/);
   assert.equal(formatCell("gold", at095), "censored (0/3 reached)");
+  // Levels: above the highest first evaluation (0.5) up to the highest peak of a finished run (0.9; the partial r3's 1.0 is not one).
+  assert.deepEqual(reportLevels(methods), [0.567, 0.633, 0.7, 0.767, 0.833, 0.9]);
 });
 
 test("groups follow the plan: planned counts, summaries of other knob values ignored, partial runs counted but not finished", () => {

@@ -187,9 +187,10 @@ function evalRange(s: RunSummary): { first: number; peak: number } | null {
 }
 
 /**
- * Matched-proxy levels from the data: `count` evenly spaced levels from the highest first
- * evaluation among the finished runs (every run starts at or above it) to the highest peak,
- * rounded to two significant digits of their spacing. Empty when the runs' evaluations do not
+ * Matched-proxy levels from the data: `count` evenly spaced levels above the highest first
+ * evaluation among the finished runs (every run starts at or below it, so every reading is an
+ * interpolation between two of its evaluations) up to the highest peak, rounded to two
+ * significant digits of their spacing. Empty when the runs' evaluations do not
  * span a range (e.g. a pilot that evaluates only once).
  */
 export function reportLevels(methods: readonly MethodGroup[], count = 6): number[] {

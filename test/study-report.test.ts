@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { buildB3Report, envelope, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { buildB3Report, envelope, headlineMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -149,6 +149,11 @@ test("the headline: the highest level every finished run of ≥ 2 settings reach
   assert.equal(h.best[0].setting.label, "guard");
   assert.ok(Math.abs(h.best[0].cell.mean - 0.71) < 1e-12);
   assert.equal(h.best[0].next?.setting.label, "flow");
+  // Paired by seed: guard − flow = (0.7 + 0.01·s) − (0.5 + 0.01·s) = 0.2 for every seed, so a zero-width interval.
+  const p = h.best[0].next!.paired!;
+  assert.equal(p.pairs, 3);
+  assert.ok(Math.abs(p.mean - 0.2) < 1e-12 && Math.abs(p.ci[1] - p.ci[0]) < 1e-9, JSON.stringify(p));
+  assert.match(headlineMarkdown("aesthetic", h), /best guard \/ guard 0\.710 \[[0-9.]+, [0-9.]+\] \(3\/3\); next flow \/ flow 0\.510 \[[0-9.]+, [0-9.]+\] \(3\/3\); best − next, paired by seed: \+0\.200 \[\+0\.200, \+0\.200\] \(3 pairs\)/);
   // With flow removed, only one setting reaches 0.8 and 0.9: the headline falls back to 0.7, where kl-0.16 (0.88 - 0.01·seed) wins.
   const two = groupRuns(runs.filter((r) => r.method !== "flow")).methods;
   const h2 = headline(two, [GOLD], [0.6, 0.7, 0.8, 0.9])!;

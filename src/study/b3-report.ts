@@ -12,7 +12,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../engine/errors.js";
-import { matchedProxy, type EvalPoint, type MatchedCell } from "../diagnostics/matched-proxy.js";
+import { meanCi } from "../diagnostics/bootstrap.js";
+import { atProxyLevel, matchedProxy, type EvalPoint, type MatchedCell } from "../diagnostics/matched-proxy.js";
 import { lighten, RUN_COLORS } from "../dashboard/series.js";
 import { floorBand } from "../dashboard/gold-panels.js";
 import { renderFigure, type LegendEntry, type LineSeries, type PanelSpec, type Point } from "../dashboard/svg.js";
@@ -317,7 +318,35 @@ export interface Headline {
   /** Settings whose finished runs all reach the level (the ones compared), and the ones censored there. */
   compared: SettingGroup[];
   censored: SettingGroup[];
-  best: { component: ComponentInfo; setting: SettingGroup; cell: MatchedCell; next: { setting: SettingGroup; cell: MatchedCell } | null }[];
+  best: { component: ComponentInfo; setting: SettingGroup; cell: MatchedCell; next: { setting: SettingGroup; cell: MatchedCell; paired: PairedDifference | null } | null }[];
+}
+
+export interface PairedDifference {
+  /** Seeds both settings reached the level with. */
+  pairs: number;
+  /** Mean of (a − b) over those seeds and its 95 % t-interval ([NaN, NaN] below 2 pairs). */
+  mean: number;
+  ci: [number, number];
+}
+
+/**
+ * a − b at one proxy level, paired by seed (B3 asks for paired seeds: runs with the same seed
+ * start from the same random streams): the mean and t-interval of the differences of the runs'
+ * first-crossing values, over the seeds with which both settings' finished runs reached the level.
+ */
+export function pairedDifference(a: SettingGroup, b: SettingGroup, level: number, key: string): PairedDifference | null {
+  const at = (s: RunSummary) => {
+    const crossing = atProxyLevel(evalPoints(s, key), level);
+    return crossing.reached ? (crossing.values[key] ?? null) : null;
+  };
+  const diffs = a.finished.flatMap((ra) => {
+    const rb = b.finished.find((r) => r.seed === ra.seed);
+    const [va, vb] = [at(ra), rb ? at(rb) : null];
+    return va !== null && vb !== null ? [va - vb] : [];
+  });
+  if (diffs.length === 0) return null;
+  const { value, ci } = meanCi(diffs);
+  return { pairs: diffs.length, mean: value, ci };
 }
 
 /**
@@ -341,7 +370,8 @@ export function headline(methods: readonly MethodGroup[], components: readonly C
         .map((setting) => ({ setting, cell: settingCells(setting, [level], component.key)[0] }))
         .filter((r) => r.cell.reached > 0 && Number.isFinite(r.cell.mean))
         .sort((a, b) => (component.better === "higher" ? b.cell.mean - a.cell.mean : a.cell.mean - b.cell.mean));
-      return ranked.length ? [{ component, setting: ranked[0].setting, cell: ranked[0].cell, next: ranked[1] ?? null }] : [];
+      const next = ranked[1] ? { ...ranked[1], paired: pairedDifference(ranked[0].setting, ranked[1].setting, level, component.key) } : null;
+      return ranked.length ? [{ component, setting: ranked[0].setting, cell: ranked[0].cell, next }] : [];
     });
     return { level, compared: reachedAll, censored: settings.filter((s) => !reachedAll.includes(s)), best };
   }
@@ -356,7 +386,13 @@ export function headlineMarkdown(proxy: string, h: Headline | null): string {
     `Headline (${proxy}), at proxy level ${h.level}: the highest level that every finished run of ${h.compared.length} settings reaches (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`,
     ``,
   ];
-  for (const b of h.best) lines.push(`- ${b.component.label} (${b.component.better} is better): best ${name(b.setting)} ${cell(b.component.key, b.cell)}${b.next ? `; next ${name(b.next.setting)} ${cell(b.component.key, b.next.cell)}` : ""}`);
+  const paired = (key: string, p: PairedDifference | null) => {
+    if (!p) return "";
+    const f = componentFormat(key);
+    const v = (x: number) => `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
+    return `; best − next, paired by seed: ${v(p.mean)}${Number.isFinite(p.ci[0]) ? ` [${v(p.ci[0])}, ${v(p.ci[1])}]` : ""} (${p.pairs} ${p.pairs === 1 ? "pair" : "pairs"})`;
+  };
+  for (const b of h.best) lines.push(`- ${b.component.label} (${b.component.better} is better): best ${name(b.setting)} ${cell(b.component.key, b.cell)}${b.next ? `; next ${name(b.next.setting)} ${cell(b.component.key, b.next.cell)}${paired(b.component.key, b.next.paired)}` : ""}`);
   return lines.join("\n");
 }
 

@@ -406,13 +406,11 @@ export function frontierFigure(proxy: string, methods: readonly MethodGroup[], c
     const lines: LineSeries[] = [];
     for (const m of methods) {
       const thin = lighten(m.color, 0.35);
-      for (const s of m.settings)
-        for (const run of [...s.finished, ...s.partial])
-        {
-          const points = componentCurve(run, c.key);
-          // Markers only where a curve has too few points to be drawn as a line (a pilot's single evaluation): ~60 runs × 7 panels of circles would make the figure heavy.
-          lines.push({ label: `${run.run}${run.status === "partial" ? " (partial)" : ""}`, run: run.run, color: thin, width: 1, dash: run.status === "partial" ? "4 3" : undefined, markers: points.length <= 2, points });
-        }
+      for (const run of m.settings.flatMap((s) => [...s.finished, ...s.partial])) {
+        const points = componentCurve(run, c.key);
+        // Markers only where a curve has too few points to be drawn as a line (a pilot's single evaluation): ~60 runs × 7 panels of circles would make the figure heavy.
+        lines.push({ label: `${run.run}${run.status === "partial" ? " (partial)" : ""}`, run: run.run, color: thin, width: 1, dash: run.status === "partial" ? "4 3" : undefined, markers: points.length <= 2, points });
+      }
       const curves = m.settings.flatMap((s) => s.finished.map((run) => componentCurve(run, c.key)));
       const env = envelope(curves, c.better);
       if (env.length) lines.push({ label: `${m.method} envelope`, run: `${m.method} envelope`, color: m.color, width: 3.5, markers: false, points: env });

@@ -33,7 +33,7 @@ interface CompareOptions {
 export function registerCompare(program: Command): void {
   program
     .command("compare")
-    .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page")
+    .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page (with a sweep-file preset such as b3-aesthetic: the B3 study's section of the page, from run summaries)")
     .option("--preset <name>", `comparison preset (${Object.keys(COMPARE_PRESETS).join(", ")}) or a study sweep file of the package, sweeps/<name>.yaml (${filePresets().join(", ") || "none"}: writes the b3:<name> section of --results)`, "digits")
     .option("--seeds <list>", "comma-separated seeds (default: the preset's)")
     .option("--methods <list>", "comma-separated method labels to run (default: all of the preset's)")
@@ -50,10 +50,8 @@ export function registerCompare(program: Command): void {
     .action(async (opts: CompareOptions) => {
       if (presetFile(opts.preset) !== null) return studyCompare(opts);
       if (opts.fromSummaries !== undefined || opts.summaries !== undefined) throw new UserError(`--summaries/--from-summaries: the built-in preset "${opts.preset}" writes its page from run directories; they are for sweep-file presets (${filePresets().join(", ")})`);
-      opts.runs ??= defaultPresetRuns(opts.preset);
-      const runsDir = opts.runs;
+      const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
       const preset = COMPARE_PRESETS[opts.preset];
-      if (!preset) throw new UserError(`unknown comparison preset "${opts.preset}" (known: ${Object.keys(COMPARE_PRESETS).join(", ")})`);
       const seeds = opts.seeds?.split(",").map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n)) throw new UserError(`--seeds expects comma-separated integers, got "${opts.seeds}"`);

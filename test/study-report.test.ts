@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -125,10 +125,10 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   // Proxy-side statistics: the per-epoch values of the hand-built runs (clip 0.1, masked 0.2, R 1.01; peak 0.5 + 0.01·9 at epoch 10).
   assert.match(report.markdown, /\| kl \| kl-0\.01 \| 1\/2 \| 10\/10 \| 0\.100 \| 0\.050 \| 0\.150 \| 0\.200 \| — \| — \| 1\.0100 \| 0\.5900 \| 10 \|/);
   // The figure: one thin curve per run (partial dashed) and one thick envelope per method with a finished run.
-  const envelopes = [...report.figure.matchAll(/data-series="([a-z]+) envelope"/g)].map((m) => m[1]);
+  const envelopes = [...report.figure!.matchAll(/data-series="([a-z]+) envelope"/g)].map((m) => m[1]);
   assert.deepEqual(envelopes, ["kl", "flow"]);
-  assert.ok(report.figure.includes('data-series="any-name-2 (partial)"'));
-  assert.match(report.figure, /stroke-width="1" stroke-dasharray="4 3"/);
+  assert.ok(report.figure!.includes('data-series="any-name-2 (partial)"'));
+  assert.match(report.figure!, /stroke-width="1" stroke-dasharray="4 3"/);
   // The proxy-side trajectories: a panel for each statistic some run logs (masked here), none for the others (gated, hinge).
   const titles = [...report.trajectories.matchAll(/class="panel" [^>]*data-title="([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "clip fraction", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
@@ -204,36 +204,35 @@ test("presets from sweep files and the method field of list points", () => {
   assert.equal(r.stdout.trim().split("\n").length, 2 * pilot.runs.length);
 });
 
-test("compare --preset <sweep file> --from-summaries writes the marked section and the frontier figure without training", () => {
+test("compare --preset <pilot sweep file> --from-summaries: the marked section without training, proxy side only (no gold for a pilot)", () => {
   const pilot = presetSweep("b3-aesthetic-pilot", "runs/b3");
   const summaries = join(dir, "summaries");
   // Two of the plan's runs finished (names from another checkout: matched by label, seed and overrides), one partial.
   pilot.runs.slice(0, 3).forEach((run, k) =>
-    writeSummary(summaries, { ...summary(`${run.name.replace(run.id, "0123456789ab")}`, run.method, run.label, run.seed, [[0.6, 0.9], [0.7 + 0.05 * k, 0.8]], { sweep: pilot.name, overrides: run.overrides, status: k === 2 ? "partial" : "finished" }) }),
+    writeSummary(summaries, summary(run.name.replace(run.id, "0123456789ab"), run.method, run.label, run.seed, [[0.6, 0.9], [0.7 + 0.05 * k, 0.8]], { sweep: pilot.name, overrides: run.overrides, status: k === 2 ? "partial" : "finished" })),
   );
   const page = join(dir, "docs", "results.md");
-  const before = "# Results\n\nThe lead's verdicts.\n";
   const runs = join(dir, "cmp-runs");
-  const r0 = cli(["compare", "--preset", "b3-aesthetic-pilot", "--from-summaries", summaries, "--results", page, "--runs", runs]);
-  assert.equal(r0.code, 0, r0.stderr);
-  writeFileSync(page, before + readFileSync(page, "utf8").replace(/^[\s\S]*?(<!-- b3:)/, "$1"));
-  const readme = join(dir, "README.md");
-  const readmeText = "# grpo-guard\n\n## B3\n<!-- b3:aesthetic-pilot-headline:begin -->\nstale\n<!-- b3:aesthetic-pilot-headline:end -->\nmore prose\n";
-  writeFileSync(readme, readmeText);
-  const r = cli(["compare", "--preset", "b3-aesthetic-pilot", "--from-summaries", summaries, "--results", page, "--runs", runs, "--headline", readme]);
+  const args = ["compare", "--preset", "b3-aesthetic-pilot", "--from-summaries", summaries, "--results", page, "--runs", runs];
+  const before = "# Results\n\nThe lead's verdicts.\n";
+  mkdirSync(join(dir, "docs"), { recursive: true });
+  writeFileSync(page, before);
+  const r = cli(args);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`2 finished runs of ${pilot.runs.length} planned`));
   const text = readFileSync(page, "utf8");
-  assert.ok(text.startsWith(before + "<!-- b3:aesthetic-pilot:begin -->\n"), "the page outside the markers is kept");
+  assert.ok(text.startsWith(before + "\n<!-- b3:aesthetic-pilot:begin -->\n"), "the page before the appended markers is kept");
   assert.match(text, new RegExp(`Built from \\*\\*2 finished runs of ${pilot.runs.length} planned\\*\\* \\(1 partial`));
-  assert.match(text, /!\[B3 frontier, aesthetic\]\(results\/b3-aesthetic-pilot-frontier\.svg\)/);
-  assert.ok(existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-frontier.svg")));
+  assert.match(text, /A pilot: proxy-side signals only\. Gold is not shown/);
+  assert.ok(!/Headline|Gold at matched proxy|frontier/.test(text), "no gold in a pilot's section");
   assert.match(text, /!\[B3 proxy side, aesthetic\]\(results\/b3-aesthetic-pilot-proxy-side\.svg\)/);
   assert.ok(existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-proxy-side.svg")));
+  assert.ok(!existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-frontier.svg")));
   assert.ok(!existsSync(runs), "nothing trained");
-  const headlineBlock = readFileSync(readme, "utf8");
-  assert.ok(headlineBlock.startsWith("# grpo-guard\n\n## B3\n<!-- b3:aesthetic-pilot-headline:begin -->\n<!-- generated by `grpo-guard compare --preset b3-aesthetic-pilot") && headlineBlock.endsWith("<!-- b3:aesthetic-pilot-headline:end -->\nmore prose\n"), headlineBlock);
-  assert.match(headlineBlock, /Headline \(aesthetic\)/);
-  assert.ok(!headlineBlock.includes("stale"));
-  assert.ok(text.includes(headlineBlock.slice(headlineBlock.indexOf("Headline ("), headlineBlock.indexOf("\n<!-- b3:aesthetic-pilot-headline:end"))), "the same headline as in the section");
+  // Rewritten in place: same page, the markers once.
+  assert.equal(cli(args).code, 0);
+  assert.equal(readFileSync(page, "utf8"), text);
+  const headline = cli([...args, "--headline", join(dir, "README.md")]);
+  assert.equal(headline.code, 2);
+  assert.match(headline.stderr, /^grpo-guard: --headline: b3-aesthetic-pilot is a pilot; its section shows no gold, so it has no headline\n$/);
 });

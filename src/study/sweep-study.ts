@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Sweep } from "../sweep/spec.js";
-import { defaultSummariesDir, isB3Sweep, reportKey, writeB3Report, type B3Report } from "./b3-report.js";
+import { defaultSummariesDir, isB3Sweep, isPilot, reportKey, writeB3Report, type B3Report } from "./b3-report.js";
 import { readSummaries, summarizeRunDir, writeSummary } from "./summary.js";
 
 /** The proxy of a sweep's runs as summaries name it ("aesthetic", "digit-ocr+aesthetic"). */
@@ -57,7 +57,7 @@ export function summarizeSweep(sweep: Sweep, runsDir: string, out: string, only?
   return { written, finished, partial: written.length - finished, missing };
 }
 
-/** Write the sweep's report section (page markers `b3:<key>`) and frontier figure from the summaries in `summariesDir`. */
+/** Write the sweep's report section (page markers `b3:<key>`) and figures from the summaries in `summariesDir`; a pilot's (name ending in -pilot) shows proxy-side signals only. */
 export function writeStudyReport(sweep: Sweep, options: { summariesDir: string; page: string; figuresDir: string; command: string; headlineFile?: string }): B3Report {
   return writeB3Report({
     key: reportKey(sweep.name),
@@ -69,5 +69,6 @@ export function writeStudyReport(sweep: Sweep, options: { summariesDir: string; 
     page: options.page,
     figuresDir: options.figuresDir,
     headlineFile: options.headlineFile,
+    proxySideOnly: isPilot(sweep.name),
   });
 }

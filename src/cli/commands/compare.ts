@@ -11,7 +11,7 @@ import { collect, positiveInt } from "../options.js";
 import { defaultPresetRuns, DEFAULT_LOCAL_POOL, failureReport, filePresets, presetFile, presetSweep, runSweep } from "../../sweep/run-sweep.js";
 import type { Sweep } from "../../sweep/spec.js";
 import { studySummariesDir, sweepProxy, writeStudyReport } from "../../study/sweep-study.js";
-import { defaultSummariesDir } from "../../study/b3-report.js";
+import { defaultSummariesDir, reportKey } from "../../study/b3-report.js";
 import { parseSeeds, reportCommand } from "./sweep.js";
 
 interface CompareOptions {
@@ -163,7 +163,8 @@ async function studyCompare(opts: CompareOptions): Promise<void> {
   const command = reportCommand(sweep, { preset: opts.preset }, summariesDir, opts) + extra;
   const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
   const runs = report.methods.flatMap((m) => m.settings.flatMap((s) => s.finished));
-  console.log(`wrote the b3:${opts.preset.replace(/^b3-/, "")} section of ${opts.results} and ${report.figureFile}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
+  const figures = [...(report.figure === null ? [] : [report.figureFile]), report.trajectoriesFile];
+  console.log(`wrote the b3:${reportKey(sweep.name)} section of ${opts.results} and ${figures.join(", ")}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
   if (failure) throw failure;
 }
 

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { UserError } from "../../engine/errors.js";
 import { loadSweepFile, type Sweep } from "../../sweep/spec.js";
 import { defaultPresetRuns, DEFAULT_LOCAL_POOL, failureReport, filePresets, presetFile, presetSweep, runSweep, SWEEP_PRESETS } from "../../sweep/run-sweep.js";
-import { isB3Sweep } from "../../study/b3-report.js";
+import { isB3Sweep, reportKey } from "../../study/b3-report.js";
 import { studySummariesDir, writeStudyReport } from "../../study/sweep-study.js";
 import { collect, positiveInt } from "../options.js";
 
@@ -80,7 +80,8 @@ export function registerSweep(program: Command): void {
       if (summariesDir && isB3Sweep(sweep.name) && !opts.detach) {
         const command = reportCommand(sweep, { preset: opts.preset, file }, summariesDir, opts);
         const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
-        console.log(`wrote the b3 section of ${opts.results} and ${report.figureFile} (regenerate with: ${command})`);
+        const figures = [...(report.figure === null ? [] : [report.figureFile]), report.trajectoriesFile];
+        console.log(`wrote the b3:${reportKey(sweep.name)} section of ${opts.results} and ${figures.join(", ")} (regenerate with: ${command})`);
       }
       const failure = failureReport(tracker);
       if (failure) throw failure;

@@ -131,7 +131,7 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   assert.match(report.figure!, /stroke-width="1" stroke-dasharray="4 3"/);
   // The proxy-side trajectories: a panel for each statistic some run logs (masked here), none for the others (gated, hinge).
   const titles = [...report.trajectories.matchAll(/class="panel" [^>]*data-title="([^"]+)"/g)].map((m) => m[1]);
-  assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "clip fraction", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
+  assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "outside the clip range", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
 });
 
 test("the headline: the highest level every finished run of ≥ 2 settings reaches, the best setting there with its interval", () => {

@@ -260,7 +260,7 @@ export function runEpochMean(s: RunSummary, pick: (e: RunSummary["epochs"][numbe
 
 /** The proxy-side columns of the method-statistics table: per run an epoch mean, then mean ± sd over the runs. */
 export const SIDE_STATISTICS: { label: string; digits: number; pick: (e: RunSummary["epochs"][number]) => number | null | undefined }[] = [
-  { label: "clip fraction", digits: 3, pick: (e) => e.clip },
+  { label: "outside the clip range", digits: 3, pick: (e) => e.clip },
   { label: "P(clip \\| A>0)", digits: 3, pick: (e) => e.clipPositive },
   { label: "P(clip \\| A<0)", digits: 3, pick: (e) => e.clipNegative },
   { label: "masked (DPPO)", digits: 3, pick: (e) => e.methodStats.dppoMasked },

@@ -35,7 +35,13 @@ export const SummaryEpochSchema = z.strictObject({
   epoch: z.number().int().positive(),
   /** Σ_k w_k · mean reward k over the epoch's rollouts. */
   proxy: num,
-  /** Off-policy clip fractions, mean over the trained steps weighted by their row counts (null with no off-policy rows). */
+  /**
+   * Off-policy clip statistics (E11), mean over the trained steps weighted by their row counts
+   * (null with no off-policy rows): `clip` = the fraction of rows whose (clipped-on) ratio is
+   * outside [1 − ε_lo, 1 + ε_hi] on either side, whatever the advantage's sign (`clipTotal`);
+   * `clipPositive` = P(ratio > 1 + ε_hi | A > 0), `clipNegative` = P(ratio < 1 − ε_lo | A < 0)
+   * (the clips that cut the gradient).
+   */
   clip: num,
   clipPositive: num,
   clipNegative: num,

@@ -19,6 +19,7 @@ import { registerRate } from "./commands/rate.js";
 import { registerExport } from "./commands/export.js";
 import { registerSweep } from "./commands/sweep.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerSummarize } from "./commands/summarize.js";
 
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -55,6 +56,7 @@ registerRate(program);
 registerExport(program);
 registerSweep(program);
 registerWorker(program);
+registerSummarize(program);
 
 async function main(): Promise<number> {
   try {

@@ -2,13 +2,15 @@
  * One entry point for every sweep (a sweep file, a preset, `compare`): plan → local pool or
  * queue → status. Idempotent: finished runs are skipped, partial ones resume.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../engine/errors.js";
 import { COMPARE_PRESETS, comparisonSweep } from "../experiments/compare.js";
 import { runSweepLocally } from "./local.js";
 import { submitSweep } from "./queue.js";
-import { expandSweep, type Sweep } from "./spec.js";
+import { summarizeRunDir, writeSummary } from "../study/summary.js";
+import { expandSweep, loadSweepFile, type Sweep } from "./spec.js";
 import { STATUS_FILE, SweepTracker } from "./status.js";
 
 /**
@@ -23,11 +25,44 @@ const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** Built-in sweeps: every comparison preset (B2) is one. */
 export const SWEEP_PRESETS = Object.keys(COMPARE_PRESETS);
 
-/** Expand a preset (its base config is relative to the package root). */
+/** Sweep files shipped with the package: `--preset NAME` is `sweeps/NAME.yaml` when NAME is not built in. */
+export const PRESET_DIR = join(PACKAGE_ROOT, "sweeps");
+
+const PRESET_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** The preset names of the package's sweep files (sorted). */
+export function filePresets(dir = PRESET_DIR): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.slice(0, -".yaml".length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The sweep file of a preset name, or null for a built-in one; a UserError when it is neither. */
+export function presetFile(name: string, dir = PRESET_DIR): string | null {
+  if (COMPARE_PRESETS[name]) return null;
+  const file = join(dir, `${name}.yaml`);
+  if (!PRESET_NAME.test(name) || !existsSync(file)) {
+    throw new UserError(`unknown sweep preset "${name}" (known: ${SWEEP_PRESETS.join(", ")}) and no sweep file sweeps/${name}.yaml in the package (it has: ${filePresets(dir).join(", ") || "none"})`);
+  }
+  return file;
+}
+
+/** Where a preset's runs go by default: runs/compare for the built-in comparison, runs/b3 for the B3 study's files, else runs/sweeps. */
+export function defaultPresetRuns(name: string): string {
+  if (COMPARE_PRESETS[name]) return "runs/compare";
+  return name.startsWith("b3-") ? "runs/b3" : "runs/sweeps";
+}
+
+/** Expand a preset: a built-in comparison (base config relative to the package root) or the package's sweeps/NAME.yaml. */
 export function presetSweep(name: string, runsDir: string, options: { seeds?: number[]; epochs?: number; extra?: readonly string[] } = {}): Sweep {
-  const preset = COMPARE_PRESETS[name];
-  if (!preset) throw new UserError(`unknown sweep preset "${name}" (known: ${SWEEP_PRESETS.join(", ")})`);
-  return expandSweep(comparisonSweep(name, preset, options), { baseDir: PACKAGE_ROOT, runsDir, source: `preset ${name}`, extra: options.extra });
+  const file = presetFile(name);
+  if (file) return loadSweepFile(file, runsDir, { seeds: options.seeds, extra: [...(options.epochs ? [`train.epochs=${options.epochs}`] : []), ...(options.extra ?? [])] });
+  return expandSweep(comparisonSweep(name, COMPARE_PRESETS[name], options), { baseDir: PACKAGE_ROOT, runsDir, source: `preset ${name}`, extra: options.extra });
 }
 
 export interface SweepRunOptions {
@@ -41,6 +76,8 @@ export interface SweepRunOptions {
   statusFile?: string | null;
   pollMs?: number;
   log?: (line: string) => void;
+  /** Write each run's summary (src/study/summary.ts) into this directory as it is done; null/undefined for none. */
+  summariesDir?: string | null;
 }
 
 export interface SweepOutcome {
@@ -56,6 +93,19 @@ export async function runSweep(sweep: Sweep, options: SweepRunOptions): Promise<
   const threads = options.threads ?? DEFAULT_LOCAL_POOL.threads;
   const mode = options.queue ? `queue ${new URL(options.queue).host}` : `local pool ${processes} × ${threads} threads`;
   const tracker = new SweepTracker(sweep, mode, statusFile, log);
+  const summariesDir = options.summariesDir;
+  if (summariesDir) {
+    const planned = new Map(sweep.runs.map((run) => [run.id, run]));
+    tracker.onRunDone((status) => {
+      const run = planned.get(status.id)!;
+      try {
+        const path = writeSummary(summariesDir, summarizeRunDir(join(options.runsDir, run.name), { sweep: sweep.name, label: run.label, method: run.method, overrides: run.overrides }));
+        log(`  ${run.name}: summary ${path}`);
+      } catch (err) {
+        log(`  ${run.name}: summary NOT written (${(err as Error).message.split("\n")[0]}); write it later with grpo-guard summarize`);
+      }
+    });
+  }
   log(`sweep ${sweep.name}: ${sweep.runs.length} runs, ${mode}${statusFile ? `; status in ${statusFile}` : ""}`);
   let stopped = false;
   if (options.queue) await submitSweep(sweep, { url: options.queue, tracker, detach: options.detach, pollMs: options.pollMs, log });

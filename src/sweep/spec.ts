@@ -9,6 +9,7 @@
  *   list:                                        # named points (optional)
  *     - { label: flow-grpo, set: [algorithm=flow-grpo] }
  *     - { label: guard, set: [algorithm=grpo-guard] }
+ *     - { label: kl-0.04, method: kl, set: { train.kl.beta: 0.04 } }  # method: the family (default: the label)
  *   grid: { train.lr: [1e-4, 5e-4] }            # cartesian product (optional)
  *   seeds: [0, 1, 2]
  *
@@ -33,7 +34,8 @@ export const SweepSpecSchema = z.strictObject({
   /** The base training config (YAML/JSON), relative to the sweep file. */
   base: z.string().min(1),
   set: overridesSchema.default([]),
-  list: z.array(z.strictObject({ label: nameField, set: overridesSchema.default([]) })).min(1).optional(),
+  /** Named points; `method` groups the knob settings of one method in reports (default: the label). */
+  list: z.array(z.strictObject({ label: nameField, method: nameField.optional(), set: overridesSchema.default([]) })).min(1).optional(),
   grid: z.record(z.string().regex(/^[A-Za-z0-9_.]+$/, "a config path such as train.lr"), z.array(z.unknown()).min(1)).default({}),
   seeds: z.array(z.number().int()).min(1).default([0]),
 });
@@ -49,6 +51,8 @@ export interface PlannedRun {
   label: string;
   /** The list point this run belongs to (null without a list). */
   point: string | null;
+  /** The method family the point belongs to (its `method`, else its label; the sweep's name without a list). */
+  method: string;
   seed: number;
   overrides: string[];
   /** Resolved and validated, with `name` and `output.dir` set. */
@@ -92,7 +96,7 @@ export function expandSweep(spec: SweepSpec, options: { baseDir: string; runsDir
   const parsed = validateConfig(SweepSpecSchema, spec, options.source);
   const basePath = isAbsolute(parsed.base) ? parsed.base : join(options.baseDir, parsed.base);
   const base = readConfigFile(basePath);
-  const points = parsed.list ?? [{ label: "", set: [] as string[] }];
+  const points: { label: string; method?: string; set: z.infer<typeof overridesSchema> }[] = parsed.list ?? [{ label: "", set: [] }];
   const runs: PlannedRun[] = [];
   const seen = new Map<string, string>();
   for (const seed of parsed.seeds) {
@@ -104,7 +108,7 @@ export function expandSweep(spec: SweepSpec, options: { baseDir: string; runsDir
         const name = `${parsed.name}-${label}-${id}-s${seed}`;
         if (seen.has(id)) throw new UserError(`${options.source}: runs "${seen.get(id)}" and "${name}" resolve to the same config (id ${id}); remove the duplicate point`);
         seen.set(id, name);
-        runs.push({ id, name, label, point: parsed.list ? point.label : null, seed, overrides, config: { ...config, name } });
+        runs.push({ id, name, label, point: parsed.list ? point.label : null, method: point.method ?? (point.label || parsed.name), seed, overrides, config: { ...config, name } });
       }
     }
   }

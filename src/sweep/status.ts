@@ -56,6 +56,7 @@ export class SweepTracker {
   private epochsTrained = 0;
   private lastWrite = 0;
   private lastLine = "";
+  private readonly doneListeners: ((run: RunStatus, result: RunResult) => void)[] = [];
 
   constructor(
     readonly sweep: Sweep,
@@ -130,6 +131,11 @@ export class SweepTracker {
     this.write(true);
   }
 
+  /** Called once per run when it is done (trained now or finished earlier), after its line is printed. */
+  onRunDone(listener: (run: RunStatus, result: RunResult) => void): void {
+    this.doneListeners.push(listener);
+  }
+
   done(id: string, result: RunResult): void {
     const run = this.get(id);
     if (run.state === "done") return;
@@ -139,6 +145,7 @@ export class SweepTracker {
     run.waitingFor = null;
     const metrics = [run.proxy === null ? "" : `proxy ${run.proxy.toFixed(4)}`, run.gold === null ? "" : `gold ${run.gold.toFixed(4)}`].filter(Boolean).join(", ");
     this.print(result.status === "finished" ? `finished earlier: ${run.name}` : `  ${run.name}: done${metrics ? ` (${metrics})` : ""}`);
+    for (const listener of this.doneListeners) listener(run, result);
     this.printLine();
     this.write(true);
   }

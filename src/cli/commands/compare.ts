@@ -8,7 +8,11 @@ import { COMPARE_PRESETS, comparisonTable, frontierFigure, matchedProxyTables, p
 import { loadRun } from "../../dashboard/runs.js";
 import { runPaths } from "../../rl/run.js";
 import { collect, positiveInt } from "../options.js";
-import { DEFAULT_LOCAL_POOL, failureReport, presetSweep, runSweep } from "../../sweep/run-sweep.js";
+import { defaultPresetRuns, DEFAULT_LOCAL_POOL, failureReport, filePresets, presetFile, presetSweep, runSweep } from "../../sweep/run-sweep.js";
+import type { Sweep } from "../../sweep/spec.js";
+import { studySummariesDir, sweepProxy, writeStudyReport } from "../../study/sweep-study.js";
+import { defaultSummariesDir, reportKey } from "../../study/b3-report.js";
+import { parseSeeds, reportCommand } from "./sweep.js";
 
 interface CompareOptions {
   preset: string;
@@ -16,8 +20,11 @@ interface CompareOptions {
   methods?: string;
   epochs?: number;
   set: string[];
-  runs: string;
+  runs?: string;
   results: string;
+  summaries?: string;
+  fromSummaries?: string | true;
+  headline?: string;
   processes?: number;
   threads?: number;
   queue?: string;
@@ -26,20 +33,25 @@ interface CompareOptions {
 export function registerCompare(program: Command): void {
   program
     .command("compare")
-    .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page")
-    .option("--preset <name>", `comparison preset (${Object.keys(COMPARE_PRESETS).join(", ")})`, "digits")
+    .description("benchmark B2: Flow-GRPO vs GRPO-Guard and DanceGRPO vs Dance+Guard, same seeds and budget; writes a results page (with a sweep-file preset such as b3-aesthetic: the B3 study's section of the page, from run summaries)")
+    .option("--preset <name>", `comparison preset (${Object.keys(COMPARE_PRESETS).join(", ")}) or a study sweep file of the package, sweeps/<name>.yaml (${filePresets().join(", ") || "none"}: writes the b3:<name> section of --results)`, "digits")
     .option("--seeds <list>", "comma-separated seeds (default: the preset's)")
     .option("--methods <list>", "comma-separated method labels to run (default: all of the preset's)")
     .option("--epochs <n>", "epochs per run (default: the preset's)", positiveInt("--epochs"))
     .option("--set <key=value>", "override a config field in every run (repeatable)", collect, [])
-    .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed)", "runs/compare")
+    .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed; default runs/compare, runs/b3 for b3-* presets)")
     .option("--results <file>", "the results page to write (figures go beside it)", "docs/results.md")
     .option("--processes <n>", `local pool: worker processes (default ${DEFAULT_LOCAL_POOL.processes})`, positiveInt("--processes"))
     .option("--threads <n>", `local pool: jax-js threads per process (default ${DEFAULT_LOCAL_POOL.threads})`, positiveInt("--threads"))
     .option("--queue <url>", "train through BullMQ on redis://[:password@]HOST:PORT (workers share --runs)")
+    .option("--summaries <dir>", "sweep-file presets: where each run's summary is written (default results/b3/<proxy>)")
+    .option("--headline <file>", "sweep-file presets: also write the generated headline block between <!-- b3:<name>-headline:begin/end --> of this file (e.g. README.md)")
+    .option("--from-summaries [dir]", "sweep-file presets: train nothing; write the page from the run summaries in dir (default results/b3/<proxy>)")
     .action(async (opts: CompareOptions) => {
+      if (presetFile(opts.preset) !== null) return studyCompare(opts);
+      if (opts.fromSummaries !== undefined || opts.summaries !== undefined) throw new UserError(`--summaries/--from-summaries: the built-in preset "${opts.preset}" writes its page from run directories; they are for sweep-file presets (${filePresets().join(", ")})`);
+      const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
       const preset = COMPARE_PRESETS[opts.preset];
-      if (!preset) throw new UserError(`unknown comparison preset "${opts.preset}" (known: ${Object.keys(COMPARE_PRESETS).join(", ")})`);
       const seeds = opts.seeds?.split(",").map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n)) throw new UserError(`--seeds expects comma-separated integers, got "${opts.seeds}"`);
@@ -49,9 +61,9 @@ export function registerCompare(program: Command): void {
       const methods = opts.methods?.split(",").map((m) => m.trim());
       for (const m of methods ?? []) if (!labels.includes(m)) throw new UserError(`--methods: unknown method "${m}" (the ${opts.preset} preset has ${labels.join(", ")})`);
       // The comparison is a sweep preset: the same planner, pool/queue and run store as `grpo-guard sweep`.
-      const sweep = presetSweep(opts.preset, opts.runs, { seeds, epochs: opts.epochs, extra: opts.set });
+      const sweep = presetSweep(opts.preset, runsDir, { seeds, epochs: opts.epochs, extra: opts.set });
       const plan = sweep.runs.filter((run) => !methods || methods.includes(run.point!));
-      const { tracker, stopped } = await runSweep({ ...sweep, runs: plan }, { runsDir: opts.runs, queue: opts.queue, processes: opts.processes, threads: opts.threads });
+      const { tracker, stopped } = await runSweep({ ...sweep, runs: plan }, { runsDir, queue: opts.queue, processes: opts.processes, threads: opts.threads });
       if (stopped) {
         console.log(`stopped; run the same command again to continue`);
         return;
@@ -59,7 +71,7 @@ export function registerCompare(program: Command): void {
       const failure = failureReport(tracker);
       if (failure) throw failure;
       for (const run of plan) if (tracker.runs.get(run.id)?.outcome === "finished") console.log(`  finished earlier: ${run.name}`);
-      const done = plan.map((run) => ({ variant: preset.variants.find((v) => v.label === run.point)!, dir: runPaths(join(opts.runs, run.name)).dir }));
+      const done = plan.map((run) => ({ variant: preset.variants.find((v) => v.label === run.point)!, dir: runPaths(join(runsDir, run.name)).dir }));
       const figuresDir = join(dirname(opts.results), "results");
       writeReport(done.map((r) => r.dir), figuresDir, { imageTimeline: false });
       const groups: MethodRuns[] = preset.variants
@@ -120,6 +132,40 @@ export function registerCompare(program: Command): void {
       writeFileSync(opts.results, page);
       console.log(`\nwrote ${opts.results} and ${figuresDir}/`);
     });
+}
+
+/**
+ * `compare --preset NAME` for a sweep file of the package (the B3 study): train the sweep
+ * (summaries written as runs finish), then rewrite the page's b3:<name> section from the
+ * summaries; with --from-summaries, only the latter.
+ */
+async function studyCompare(opts: CompareOptions): Promise<void> {
+  const seeds = parseSeeds(opts.seeds);
+  const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
+  const full: Sweep = presetSweep(opts.preset, runsDir, { seeds, epochs: opts.epochs, extra: opts.set });
+  const methods = opts.methods?.split(",").map((m) => m.trim());
+  const known = [...new Set(full.runs.flatMap((r) => [r.method, r.point ?? r.label]))];
+  for (const m of methods ?? []) if (!known.includes(m)) throw new UserError(`--methods: unknown method or point "${m}" (the ${opts.preset} sweep has ${known.join(", ")})`);
+  const sweep: Sweep = { ...full, runs: full.runs.filter((r) => !methods || methods.includes(r.method) || methods.includes(r.point ?? r.label)) };
+  const fallback = studySummariesDir(sweep) ?? defaultSummariesDir(sweepProxy(sweep));
+  const summariesDir = typeof opts.fromSummaries === "string" ? opts.fromSummaries : (opts.summaries ?? fallback);
+  let failure: UserError | null = null;
+  if (opts.fromSummaries === undefined) {
+    const { tracker, stopped } = await runSweep(sweep, { runsDir, queue: opts.queue, processes: opts.processes, threads: opts.threads, summariesDir });
+    if (stopped) {
+      console.log(`stopped; run the same command again to continue`);
+      return;
+    }
+    // A failed run does not stop the page: it is written from the summaries that exist (and says how many), then the failure is reported.
+    failure = failureReport(tracker);
+  }
+  const extra = `${opts.methods ? ` --methods ${opts.methods}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}`;
+  const command = reportCommand(sweep, { preset: opts.preset }, summariesDir, opts) + extra;
+  const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
+  const runs = report.methods.flatMap((m) => m.settings.flatMap((s) => s.finished));
+  const figures = [...(report.figure === null ? [] : [report.figureFile]), report.trajectoriesFile];
+  console.log(`wrote the b3:${reportKey(sweep.name)} section of ${opts.results} and ${figures.join(", ")}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
+  if (failure) throw failure;
 }
 
 const FINDINGS_START = "<!-- findings: kept when this page is rewritten -->";

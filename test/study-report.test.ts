@@ -1,0 +1,238 @@
+/**
+ * The B3 report (src/study/b3-report.ts) on hand-built summaries with known answers: the
+ * envelope, matched-proxy cells with censored runs, the headline, partial runs kept out of the
+ * tables, marker replacement that leaves the rest of a page alone; presets from sweep files and
+ * the `method` field of list points; `compare --preset … --from-summaries` end to end.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { UserError } from "../src/engine/errors.js";
+import { expandSweep } from "../src/sweep/spec.js";
+import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
+import { buildB3Report, envelope, headlineMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
+import { cli, toyBase } from "./sweep-fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "grpo-guard-study-report-"));
+
+/** A summary whose evaluations are (proxy, gold-score) pairs in epoch order. */
+function summary(run: string, method: string, label: string, seed: number, points: [number, number][], options: { status?: "finished" | "partial"; overrides?: string[]; sweep?: string } = {}): RunSummary {
+  return {
+    summaryVersion: SUMMARY_VERSION,
+    run,
+    sweep: options.sweep ?? "b3-test",
+    label,
+    method,
+    seed,
+    overrides: options.overrides ?? [`seed=${seed}`],
+    status: options.status ?? "finished",
+    epochsDone: 10 * (points.length - 1),
+    epochsPlanned: 10 * (points.length - 1),
+    proxy: { name: "aesthetic", rewards: [{ name: "aesthetic", weight: 1 }] },
+    algorithm: "flow-grpo",
+    dynamics: "flow-sde",
+    alarmEpoch: null,
+    components: [{ key: "gold", label: "gold score", better: "higher" }],
+    evaluations: points.map(([proxy, gold], i) => ({ epoch: 10 * i, proxy, gold, components: [{ key: "gold", value: gold, ci: null, floor: 0.94 }], velocityNorm: null })),
+    epochs: Array.from({ length: 10 * (points.length - 1) }, (_, i) => ({ epoch: i + 1, proxy: 0.5 + 0.01 * i, clip: 0.1, clipPositive: 0.05, clipNegative: 0.15, methodStats: { dppoMasked: 0.2 }, methodState: {}, velocityNorm: 1.01 })),
+    skippedLines: 0,
+  };
+}
+
+const GOLD: ComponentInfo = { key: "gold", label: "gold score", better: "higher" };
+
+test("valuesAtProxy and the envelope: every crossing of a piecewise-linear curve, best over runs, null where none covers", () => {
+  const a: [number, number][] = [[0, 1], [1, 3]];
+  const b: [number, number][] = [[0, 2], [0.5, 2.5], [1, 1]];
+  const back: [number, number][] = [[0, 0], [1, 10], [0.5, 4]]; // the proxy falls back: two crossings of 0.5
+  assert.deepEqual(valuesAtProxy(a, 0.25), [1.5]);
+  assert.deepEqual(valuesAtProxy(back, 0.5).sort((x, y) => x - y), [4, 5]);
+  assert.deepEqual(valuesAtProxy([[0.3, 7]], 0.3), [7], "an isolated evaluation counts at its own proxy");
+  assert.deepEqual(valuesAtProxy(a, 1.5), []);
+  const at = (env: [number, number | null][], x: number) => env.find((p) => Math.abs(p[0] - x) < 1e-12)?.[1];
+  const up = envelope([a, b], "higher", 4);
+  assert.deepEqual(up.map((p) => p[0]), [0, 0.25, 0.5, 0.75, 1]);
+  assert.equal(at(up, 0), 2);
+  assert.equal(at(up, 0.25), 2.25); // b: 2 + 0.5·0.5
+  assert.equal(at(up, 0.5), 2.5);
+  assert.equal(at(up, 0.75), 2.5); // a: 2.5, b: 1.75
+  assert.equal(at(up, 1), 3);
+  const down = envelope([a, b], "lower", 4);
+  assert.equal(at(down, 0), 1);
+  assert.equal(at(down, 0.5), 2);
+  assert.equal(at(down, 1), 1);
+  assert.equal(at(envelope([back], "higher", 2), 0.5), 5);
+  assert.equal(at(envelope([back], "lower", 2), 0.5), 4);
+  // Up and back down through x = 0.5 between evaluations: the second crossing (6) is the better one.
+  const loop: [number, number][] = [[0, 0], [1, 10], [0, 2]];
+  assert.deepEqual(valuesAtProxy(loop, 0.5), [5, 6]);
+  assert.equal(at(envelope([loop], "higher", 2), 0.5), 6);
+  // Two runs with a gap between them: the envelope is null there.
+  const gap = envelope([[[0, 1], [0.2, 1]], [[0.8, 2], [1, 2]]], "higher", 10);
+  assert.equal(at(gap, 0.5), null);
+  assert.equal(at(gap, 0.9), 2);
+});
+
+test("matched-proxy cells: interpolated first crossings, runs that never reach a level counted as censored", () => {
+  const runs = [
+    summary("r0", "kl", "kl-0.04", 0, [[0.5, 0.9], [0.7, 0.8], [0.9, 0.6]]),
+    summary("r1", "kl", "kl-0.04", 1, [[0.5, 0.9], [0.6, 0.85], [0.65, 0.84]]), // never reaches 0.8
+    summary("r2", "kl", "kl-0.04", 2, [[0.5, 0.9], [0.8, 0.76]]),
+    summary("r3", "kl", "kl-0.04", 3, [[0.5, 0.9], [1.0, 0.1]], { status: "partial" }), // partial: not in the cell
+  ];
+  const { methods } = groupRuns(runs);
+  const setting = methods[0].settings[0];
+  assert.equal(setting.finished.length, 3);
+  assert.equal(setting.partial.length, 1);
+  const [at08, at095] = settingCells(setting, [0.8, 0.95], "gold");
+  assert.equal(at08.reached, 2);
+  assert.equal(at08.censored, 1);
+  assert.equal(at08.runs, 3);
+  assert.ok(Math.abs(at08.mean - (0.7 + 0.76) / 2) < 1e-12, `${at08.mean}`); // r0 halfway between 0.8 and 0.6
+  assert.match(formatCell("gold", at08), /^0\.730 \[[-0-9.]+, [0-9.]+\] \(2\/3; 1 censored\)$/);
+  assert.equal(formatCell("gold", at095), "censored (0/3 reached)");
+  // Levels: above the highest first evaluation (0.5) up to the highest peak of a finished run (0.9; the partial r3's 1.0 is not one).
+  assert.deepEqual(reportLevels(methods), [0.567, 0.633, 0.7, 0.767, 0.833, 0.9]);
+});
+
+test("groups follow the plan: planned counts, summaries of other knob values ignored, partial runs counted but not finished", () => {
+  const plan = [0, 1].flatMap((seed) => [
+    { name: `p-kl-0.01-s${seed}`, label: "kl-0.01", method: "kl", seed, overrides: ["train.kl.beta=0.01", `seed=${seed}`] },
+    { name: `p-kl-0.16-s${seed}`, label: "kl-0.16", method: "kl", seed, overrides: ["train.kl.beta=0.16", `seed=${seed}`] },
+    { name: `p-flow-s${seed}`, label: "flow", method: "flow", seed, overrides: [`seed=${seed}`] },
+  ]);
+  const summaries = [
+    summary("any-name-1", "kl", "kl-0.01", 0, [[0.5, 0.9], [0.9, 0.8]], { overrides: ["train.kl.beta=0.01", "seed=0"] }),
+    summary("any-name-2", "kl", "kl-0.16", 1, [[0.5, 0.9], [0.9, 0.85]], { overrides: ["train.kl.beta=0.16", "seed=1"], status: "partial" }),
+    summary("old-knob", "kl", "kl-0.01", 1, [[0.5, 0.9], [0.9, 0.8]], { overrides: ["train.kl.beta=0.02", "seed=1"] }),
+    summary("flow-0", "flow", "flow", 0, [[0.5, 0.9], [0.9, 0.5]]),
+  ];
+  const { methods, ignored } = groupRuns(summaries, plan);
+  assert.deepEqual(ignored.map((s) => s.run), ["old-knob"]);
+  assert.deepEqual(methods.map((m) => [m.method, m.settings.map((s) => [s.label, s.finished.length, s.partial.length, s.planned])]), [
+    ["kl", [["kl-0.01", 1, 0, 2], ["kl-0.16", 0, 1, 2]]],
+    ["flow", [["flow", 1, 0, 2]]],
+  ]);
+  const report = buildB3Report({ key: "test", sweep: "b3-test", summaries, plan, summariesDir: "results/b3/aesthetic", command: "grpo-guard compare --preset b3-test --from-summaries results/b3/aesthetic", page: join(dir, "p.md"), figuresDir: join(dir, "results") });
+  assert.match(report.markdown, /Built from \*\*2 finished runs of 6 planned\*\* \(1 partial, drawn dashed, not in any table\)/);
+  assert.match(report.markdown, /\(left out: 1 more of this sweep are not runs of its plan \(other knob values or seeds\)\)/);
+  assert.match(report.markdown, /\| kl \| kl-0\.01, kl-0\.16 \| 1 \/ 4 \| 1 \| 2 \|/);
+  assert.match(report.markdown, /\| flow \| flow \| 1 \/ 2 \| 0 \| 1 \|/);
+  // Proxy-side statistics: the per-epoch values of the hand-built runs (clip 0.1, masked 0.2, R 1.01; peak 0.5 + 0.01·9 at epoch 10).
+  assert.match(report.markdown, /\| kl \| kl-0\.01 \| 1\/2 \| 10\/10 \| 0\.100 \| 0\.050 \| 0\.150 \| 0\.200 \| — \| — \| 1\.0100 \| 0\.5900 \| 10 \|/);
+  // The figure: one thin curve per run (partial dashed) and one thick envelope per method with a finished run.
+  const envelopes = [...report.figure!.matchAll(/data-series="([a-z]+) envelope"/g)].map((m) => m[1]);
+  assert.deepEqual(envelopes, ["kl", "flow"]);
+  assert.ok(report.figure!.includes('data-series="any-name-2 (partial)"'));
+  assert.match(report.figure!, /stroke-width="1" stroke-dasharray="4 3"/);
+  // The proxy-side trajectories: a panel for each statistic some run logs (masked here), none for the others (gated, hinge).
+  const titles = [...report.trajectories.matchAll(/class="panel" [^>]*data-title="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "outside the clip range", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
+});
+
+test("the headline: the highest level every finished run of ≥ 2 settings reaches, the best setting there with its interval", () => {
+  const runs = [0, 1, 2].flatMap((seed) => [
+    summary(`a${seed}`, "kl", "kl-0.16", seed, [[0.5, 0.9], [0.7, 0.88 - 0.01 * seed]]), // never reaches 0.8
+    summary(`b${seed}`, "guard", "guard", seed, [[0.5, 0.9], [0.9, 0.7 + 0.01 * seed]]),
+    summary(`c${seed}`, "flow", "flow", seed, [[0.5, 0.9], [0.9, 0.5 + 0.01 * seed]]),
+  ]);
+  const { methods } = groupRuns(runs);
+  const h = headline(methods, [GOLD], [0.6, 0.7, 0.8, 0.9]);
+  assert.ok(h);
+  assert.equal(h.level, 0.9);
+  assert.deepEqual(h.compared.map((s) => s.label), ["guard", "flow"]);
+  assert.deepEqual(h.censored.map((s) => s.label), ["kl-0.16"]);
+  assert.equal(h.best[0].setting.label, "guard");
+  assert.ok(Math.abs(h.best[0].cell.mean - 0.71) < 1e-12);
+  assert.equal(h.best[0].next?.setting.label, "flow");
+  // Paired by seed: guard − flow = (0.7 + 0.01·s) − (0.5 + 0.01·s) = 0.2 for every seed, so a zero-width interval.
+  const p = h.best[0].next!.paired!;
+  assert.equal(p.pairs, 3);
+  assert.ok(Math.abs(p.mean - 0.2) < 1e-12 && Math.abs(p.ci[1] - p.ci[0]) < 1e-9, JSON.stringify(p));
+  assert.match(headlineMarkdown("aesthetic", h), /best guard \/ guard 0\.710 \[[0-9.]+, [0-9.]+\] \(3\/3\); next flow \/ flow 0\.510 \[[0-9.]+, [0-9.]+\] \(3\/3\); best − next, paired by seed: \+0\.200 \[\+0\.200, \+0\.200\] \(3 pairs\)/);
+  // With flow removed, only one setting reaches 0.8 and 0.9: the headline falls back to 0.7, where kl-0.16 (0.88 - 0.01·seed) wins.
+  const two = groupRuns(runs.filter((r) => r.method !== "flow")).methods;
+  const h2 = headline(two, [GOLD], [0.6, 0.7, 0.8, 0.9])!;
+  assert.equal(h2.level, 0.7);
+  assert.equal(h2.best[0].setting.label, "kl-0.16");
+});
+
+test("markers: the section between them is replaced, everything else in the page stays byte for byte", () => {
+  const page = "# Results\r\n\nprose before\n<!-- b3:ocr:begin -->\nold ocr\n<!-- b3:ocr:end -->\n\n<!-- b3:aesthetic:begin -->\nold\n<!-- b3:aesthetic:end -->\ntrailing prose, no newline";
+  const { begin, end } = markers("aesthetic");
+  const next = replaceMarked(page, "aesthetic", "NEW");
+  assert.equal(next, page.replace(`${begin}\nold\n${end}`, `${begin}\nNEW\n${end}`));
+  assert.equal(replaceMarked(next, "aesthetic", "NEW"), next, "idempotent");
+  const appended = replaceMarked(page, "aesthetic-pilot", "P");
+  assert.ok(appended.startsWith(page), "absent markers: appended, the page before them untouched");
+  assert.ok(appended.endsWith(`\n<!-- b3:aesthetic-pilot:begin -->\nP\n<!-- b3:aesthetic-pilot:end -->\n`));
+  assert.equal(replaceMarked("", "x", "C"), "<!-- b3:x:begin -->\nC\n<!-- b3:x:end -->\n");
+  assert.throws(() => replaceMarked("<!-- b3:x:end -->\n<!-- b3:x:begin -->", "x", "C", "docs/results.md"), (e: unknown) => e instanceof UserError && /^docs\/results\.md: .*comes before/.test(e.message));
+  assert.throws(() => replaceMarked("<!-- b3:x:begin -->\n", "x", "C", "p.md"), (e: unknown) => e instanceof UserError && /without "<!-- b3:x:end -->"/.test(e.message));
+});
+
+test("presets from sweep files and the method field of list points", () => {
+  assert.equal(presetFile("digits"), null, "built-in presets stay built in");
+  assert.match(presetFile("b3-aesthetic-pilot")!, /sweeps\/b3-aesthetic-pilot\.yaml$/);
+  assert.throws(() => presetFile("nope"), (e: unknown) => e instanceof UserError && /unknown sweep preset "nope" \(known: digits\) and no sweep file sweeps\/nope\.yaml in the package \(it has: .*b3-aesthetic-pilot/.test(e.message));
+  assert.throws(() => presetFile("../configs/x"), UserError, "a preset name is a name, not a path");
+  assert.equal(defaultPresetRuns("b3-aesthetic-pilot"), "runs/b3");
+  assert.equal(defaultPresetRuns("digits"), "runs/compare");
+  const pilot = presetSweep("b3-aesthetic-pilot", join(dir, "runs"), { seeds: [5], epochs: 3 });
+  assert.equal(pilot.name, "b3-aesthetic-pilot");
+  assert.ok(pilot.runs.length >= 2);
+  for (const run of pilot.runs) {
+    assert.equal(run.method, run.label, "without method: the label");
+    assert.equal(run.seed, 5);
+    assert.equal(run.config.train.epochs, 3);
+    assert.deepEqual(run.config.rewards.map((r) => r.name), ["aesthetic"]);
+  }
+  assert.equal(presetSweep("digits", join(dir, "runs")).runs[0].method, "flow-grpo");
+  // The method field groups knob settings; the list point stays strict.
+  writeFileSync(join(dir, "base.yaml"), stringify(toyBase(2)));
+  const spec = { name: "m", base: "base.yaml", list: [{ label: "kl-0.01", method: "kl", set: { "train.kl.beta": 0.01 } }, { label: "kl-0.04", method: "kl", set: { "train.kl.beta": 0.04 } }, { label: "flow" }] };
+  const sweep = expandSweep(spec, { baseDir: dir, runsDir: join(dir, "runs"), source: "m.yaml" });
+  assert.deepEqual(sweep.runs.map((r) => [r.label, r.method]), [["kl-0.01", "kl"], ["kl-0.04", "kl"], ["flow", "flow"]]);
+  assert.throws(() => expandSweep({ ...spec, list: [{ label: "a", methods: "kl" }] } as never, { baseDir: dir, runsDir: dir, source: "m.yaml" }), (e: unknown) => e instanceof UserError && /m\.yaml/.test(e.message) && /methods/.test(e.message));
+  assert.throws(() => expandSweep({ ...spec, list: [{ label: "a", method: "k l" }] }, { baseDir: dir, runsDir: dir, source: "m.yaml" }), (e: unknown) => e instanceof UserError && /method/.test(e.message));
+  const r = cli(["sweep", "--preset", "b3-aesthetic-pilot", "--plan", "--seeds", "0,1"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 2 * pilot.runs.length);
+});
+
+test("compare --preset <pilot sweep file> --from-summaries: the marked section without training, proxy side only (no gold for a pilot)", () => {
+  const pilot = presetSweep("b3-aesthetic-pilot", "runs/b3");
+  const summaries = join(dir, "summaries");
+  // Two of the plan's runs finished (names from another checkout: matched by label, seed and overrides), one partial.
+  pilot.runs.slice(0, 3).forEach((run, k) =>
+    writeSummary(summaries, summary(run.name.replace(run.id, "0123456789ab"), run.method, run.label, run.seed, [[0.6, 0.9], [0.7 + 0.05 * k, 0.8]], { sweep: pilot.name, overrides: run.overrides, status: k === 2 ? "partial" : "finished" })),
+  );
+  const page = join(dir, "docs", "results.md");
+  const runs = join(dir, "cmp-runs");
+  const args = ["compare", "--preset", "b3-aesthetic-pilot", "--from-summaries", summaries, "--results", page, "--runs", runs];
+  const before = "# Results\n\nThe lead's verdicts.\n";
+  mkdirSync(join(dir, "docs"), { recursive: true });
+  writeFileSync(page, before);
+  const r = cli(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`2 finished runs of ${pilot.runs.length} planned`));
+  const text = readFileSync(page, "utf8");
+  assert.ok(text.startsWith(before + "\n<!-- b3:aesthetic-pilot:begin -->\n"), "the page before the appended markers is kept");
+  assert.match(text, new RegExp(`Built from \\*\\*2 finished runs of ${pilot.runs.length} planned\\*\\* \\(1 partial`));
+  assert.match(text, /A pilot: proxy-side signals only\. Gold is not shown/);
+  assert.ok(!/Headline|Gold at matched proxy|frontier/.test(text), "no gold in a pilot's section");
+  assert.match(text, /!\[B3 proxy side, aesthetic\]\(results\/b3-aesthetic-pilot-proxy-side\.svg\)/);
+  assert.ok(existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-proxy-side.svg")));
+  assert.ok(!existsSync(join(dir, "docs", "results", "b3-aesthetic-pilot-frontier.svg")));
+  assert.ok(!existsSync(runs), "nothing trained");
+  // Rewritten in place: same page, the markers once.
+  assert.equal(cli(args).code, 0);
+  assert.equal(readFileSync(page, "utf8"), text);
+  const headline = cli([...args, "--headline", join(dir, "README.md")]);
+  assert.equal(headline.code, 2);
+  assert.match(headline.stderr, /^grpo-guard: --headline: b3-aesthetic-pilot is a pilot; its section shows no gold, so it has no headline\n$/);
+});

@@ -124,6 +124,10 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   assert.match(report.markdown, /\| flow \| flow \| 1 \/ 2 \| 0 \| 1 \|/);
   // Proxy-side statistics: the per-epoch values of the hand-built runs (clip 0.1, masked 0.2, R 1.01; peak 0.5 + 0.01·9 at epoch 10).
   assert.match(report.markdown, /\| kl \| kl-0\.01 \| 1\/2 \| 10\/10 \| 0\.100 \| 0\.050 \| 0\.150 \| 0\.200 \| — \| — \| 1\.0100 \| 0\.5900 \| 10 \|/);
+  // The training proxy along the run: epochs 6–10 of the hand-built proxy 0.5 + 0.01·(epoch − 1) average to 0.57.
+  assert.match(report.markdown, /\| first epoch \| epochs 6–10 \|/);
+  assert.match(report.markdown, /\| kl \| kl-0\.01 \| 0\.500 \| 0\.570 \|/);
+  assert.ok(!/\| kl \| kl-0\.16 \| 0\.500/.test(report.markdown), "a setting without a finished run has no trajectory row");
   // The figure: one thin curve per run (partial dashed) and one thick envelope per method with a finished run.
   const envelopes = [...report.figure!.matchAll(/data-series="([a-z]+) envelope"/g)].map((m) => m[1]);
   assert.deepEqual(envelopes, ["kl", "flow"]);

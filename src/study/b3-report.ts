@@ -301,6 +301,28 @@ export function methodStatisticsTable(methods: readonly MethodGroup[]): string {
   return out.join("\n");
 }
 
+/**
+ * The training proxy's trajectory per method × setting: at every `every`-th completed epoch, the
+ * mean of the rollouts' reward over the `window` epochs ending there (per run), then mean ± sd
+ * over the finished runs. The pilot's record of how fast each setting moves the proxy.
+ */
+export function proxyTrajectoryTable(methods: readonly MethodGroup[], every = 10, window = 5): string {
+  const runs = finished(methods);
+  const last = Math.max(0, ...runs.flatMap((r) => r.epochs.map((e) => e.epoch)));
+  const marks = Array.from({ length: Math.floor(last / every) }, (_, i) => (i + 1) * every);
+  if (marks.length === 0) return "No finished run has trained " + every + " epochs yet.";
+  const start = (r: RunSummary) => r.epochs.find((e) => e.epoch === Math.min(...r.epochs.map((x) => x.epoch)))?.proxy ?? null;
+  const head = ["method", "setting", "first epoch", ...marks.map((m) => `epochs ${m - window + 1}–${m}`)];
+  const out = [`| ${head.join(" | ")} |`, `|${head.map(() => "---|").join("")}`];
+  for (const m of methods)
+    for (const s of m.settings) {
+      if (s.finished.length === 0) continue;
+      const at = (mark: number) => meanSd(finiteValues(s.finished.map((r) => mean(finiteValues(r.epochs.filter((e) => e.epoch > mark - window && e.epoch <= mark).map((e) => e.proxy))))), 3);
+      out.push(`| ${m.method} | ${settingName(s)} | ${meanSd(finiteValues(s.finished.map(start)), 3)} | ${marks.map(at).join(" | ")} |`);
+    }
+  return out.join("\n");
+}
+
 /** How many runs the page is built from, per method: finished / planned, partial, not started. */
 export function coverageTable(methods: readonly MethodGroup[]): string {
   const out = ["| method | settings | finished / planned runs | partial (not in the tables) | no summary yet |", "|---|---|---|---|---|"];
@@ -557,6 +579,10 @@ export function buildB3Report(input: B3ReportInput): B3Report {
     `**Proxy-side statistics** (finished runs; per run the mean over its trained epochs of the off-policy statistics, then mean ± sd over seeds; the training proxy is the rollouts' mean reward per epoch):`,
     ``,
     methodStatisticsTable(methods),
+    ``,
+    `**Training proxy along the run** (the rollouts' mean reward, averaged over 5 epochs, per run; mean ± sd over finished runs):`,
+    ``,
+    proxyTrajectoryTable(methods),
     ``,
     `![B3 proxy side, ${proxy}](${rel(trajectoriesFile)})`,
   ].join("\n");

@@ -21,7 +21,7 @@ interface CompareOptions {
   epochs?: number;
   set: string[];
   runs?: string;
-  results: string;
+  results?: string;
   summaries?: string;
   fromSummaries?: string | true;
   headline?: string;
@@ -40,7 +40,7 @@ export function registerCompare(program: Command): void {
     .option("--epochs <n>", "epochs per run (default: the preset's)", positiveInt("--epochs"))
     .option("--set <key=value>", "override a config field in every run (repeatable)", collect, [])
     .option("--runs <dir>", "where the runs go (finished runs are reused, interrupted ones resumed; default runs/compare, runs/b3 for b3-* presets)")
-    .option("--results <file>", "the results page to write (figures go beside it)", "docs/results.md")
+    .option("--results <file>", "the results page to write, figures beside it (default docs/results-b2.md for digits, docs/results.md for the B3 presets)")
     .option("--processes <n>", `local pool: worker processes (default ${DEFAULT_LOCAL_POOL.processes})`, positiveInt("--processes"))
     .option("--threads <n>", `local pool: jax-js threads per process (default ${DEFAULT_LOCAL_POOL.threads})`, positiveInt("--threads"))
     .option("--queue <url>", "train through BullMQ on redis://[:password@]HOST:PORT (workers share --runs)")
@@ -49,6 +49,7 @@ export function registerCompare(program: Command): void {
     .option("--from-summaries [dir]", "sweep-file presets: train nothing; write the page from the run summaries in dir (default results/b3/<proxy>)")
     .action(async (opts: CompareOptions) => {
       if (presetFile(opts.preset) !== null) return studyCompare(opts);
+      const results = opts.results ?? "docs/results-b2.md";
       if (opts.fromSummaries !== undefined || opts.summaries !== undefined) throw new UserError(`--summaries/--from-summaries: the built-in preset "${opts.preset}" writes its page from run directories; they are for sweep-file presets (${filePresets().join(", ")})`);
       const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
       const preset = COMPARE_PRESETS[opts.preset];
@@ -72,7 +73,7 @@ export function registerCompare(program: Command): void {
       if (failure) throw failure;
       for (const run of plan) if (tracker.runs.get(run.id)?.outcome === "finished") console.log(`  finished earlier: ${run.name}`);
       const done = plan.map((run) => ({ variant: preset.variants.find((v) => v.label === run.point)!, dir: runPaths(join(runsDir, run.name)).dir }));
-      const figuresDir = join(dirname(opts.results), "results");
+      const figuresDir = join(dirname(results), "results");
       writeReport(done.map((r) => r.dir), figuresDir, { imageTimeline: false });
       const groups: MethodRuns[] = preset.variants
         .filter((variant) => !methods || methods.includes(variant.label))
@@ -83,15 +84,15 @@ export function registerCompare(program: Command): void {
       const crop = gridRegion([1, 28, 28], 8, 5);
       const timeline = imageTimelineFigure(firstSeeds.map((r) => r.run), firstSeeds.map((r) => r.name), 3, crop, crop.width);
       if (timeline) writeFileSync(join(figuresDir, FIGURES.images), timeline);
-      const rel = (p: string) => relative(dirname(opts.results), p) || ".";
+      const rel = (p: string) => relative(dirname(results), p) || ".";
       const figure = (file: string, alt: string) => `![${alt}](${rel(join(figuresDir, file))})`;
       const page = [
         `# Results: ${opts.preset} comparison (benchmark B2)`,
         ``,
-        `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${methods ? ` --methods ${methods.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\`.`,
+        `Written by \`grpo-guard compare --preset ${opts.preset}${seeds ? ` --seeds ${seeds.join(",")}` : ""}${methods ? ` --methods ${methods.join(",")}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}${opts.set.map((s) => ` --set ${s}`).join("")}\` (benchmark B2; the B3 study is [results.md](results.md)).`,
         `Base config \`${preset.config}\` with ${[...preset.overrides, ...opts.set].map((o) => `\`${o}\``).join(", ") || "no overrides"}; ${plan.length} runs (${groups.length} methods × ${(seeds ?? preset.seeds).length} seeds), ${opts.epochs ?? preset.epochs} epochs each, evaluation every ${preset.evalEvery} epochs.`,
         ``,
-        keptFindings(opts.results),
+        keptFindings(results),
         ``,
         `## Gold against proxy (the frontier)`,
         ``,
@@ -128,9 +129,9 @@ export function registerCompare(program: Command): void {
         figure("image-timeline.svg", "image timeline"),
         ``,
       ].join("\n");
-      mkdirSync(dirname(opts.results), { recursive: true });
-      writeFileSync(opts.results, page);
-      console.log(`\nwrote ${opts.results} and ${figuresDir}/`);
+      mkdirSync(dirname(results), { recursive: true });
+      writeFileSync(results, page);
+      console.log(`\nwrote ${results} and ${figuresDir}/`);
     });
 }
 
@@ -140,6 +141,7 @@ export function registerCompare(program: Command): void {
  * summaries; with --from-summaries, only the latter.
  */
 async function studyCompare(opts: CompareOptions): Promise<void> {
+  const page = opts.results ?? "docs/results.md";
   const seeds = parseSeeds(opts.seeds);
   const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
   const full: Sweep = presetSweep(opts.preset, runsDir, { seeds, epochs: opts.epochs, extra: opts.set });
@@ -161,10 +163,10 @@ async function studyCompare(opts: CompareOptions): Promise<void> {
   }
   const extra = `${opts.methods ? ` --methods ${opts.methods}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}`;
   const command = reportCommand(sweep, { preset: opts.preset }, summariesDir, opts) + extra;
-  const report = writeStudyReport(sweep, { summariesDir, page: opts.results, figuresDir: join(dirname(opts.results), "results"), command, headlineFile: opts.headline });
+  const report = writeStudyReport(sweep, { summariesDir, page: page, figuresDir: join(dirname(page), "results"), command, headlineFile: opts.headline });
   const runs = report.methods.flatMap((m) => m.settings.flatMap((s) => s.finished));
   const figures = [...(report.figure === null ? [] : [report.figureFile]), report.trajectoriesFile];
-  console.log(`wrote the b3:${reportKey(sweep.name)} section of ${opts.results} and ${figures.join(", ")}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
+  console.log(`wrote the b3:${reportKey(sweep.name)} section of ${page} and ${figures.join(", ")}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
   if (failure) throw failure;
 }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initEngine, jit, numpy as np, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
+import { blockUntilReady, initEngine, jit, numpy as np, valueAndGrad, type JaxArray } from "../src/engine/jax.js";
 import { adamw, applyUpdates, clipByGlobalNorm, emaUpdate, globalNorm, type OptState } from "../src/engine/optim.js";
 import { disposeTree, refTree, type ParamTree } from "../src/engine/tree.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
@@ -87,6 +87,10 @@ test("300 jitted optimizer steps: resident memory stops growing after warm-up", 
     params = p;
     state = s;
     await loss.data();
+    // Count once every kernel of the step is done: with the atomics dispatch (docs/engine.md,
+    // "Patches") a read releases the buffers held by all kernels finished by then, not only
+    // by those the read waited for, so a count taken right after `loss` depends on timing.
+    await blockUntilReady([params, state]);
     if (i === 99 || i === 299) collectGarbage();
     rss.push(process.memoryUsage().rss);
     live.push(liveBuffers()!.count);

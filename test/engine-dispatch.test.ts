@@ -78,3 +78,31 @@ test("inputs disposed while their kernels are in flight, and no leaked buffers a
   chain.dispose();
   assert.ok(live.slice(10).every((n) => n === live[9]), `live buffers ${live.join(",")}`);
 });
+
+test("more kernels in flight than the ring holds (1 024 entries): the backlog drains in order", async () => {
+  type A = ReturnType<typeof np.ones>;
+  const step = jit((a: A, count: A): [A, A] => {
+    let y = a.ref;
+    for (let i = 0; i < 4; i++) y = np.tanh(np.matmul(y, a.ref).add(0.3));
+    a.dispose();
+    return [y, count.add(1)];
+  });
+  const start = (): [A, A] => [np.eye(32).mul(0.9).add(0.01), np.zeros([4])];
+  const calls = 400;
+  // Reference: one call at a time, each awaited.
+  let [x, n] = start();
+  for (let i = 0; i < calls; i++) {
+    [x, n] = step(x, n);
+    await x.blockUntilReady();
+  }
+  const reference = (await x.data()) as Float32Array;
+  assert.deepEqual(Array.from((await n.data()) as Float32Array), [calls, calls, calls, calls]);
+  // calls × ≥ 5 kernels dispatched before anything is awaited.
+  let [y, m] = start();
+  for (let i = 0; i < calls; i++) [y, m] = step(y, m);
+  const got = (await y.data()) as Float32Array;
+  assert.deepEqual(Array.from((await m.data()) as Float32Array), [calls, calls, calls, calls]);
+  step.dispose();
+  assert.ok(reference.some((v) => v !== 0));
+  assert.deepEqual(got, reference);
+});

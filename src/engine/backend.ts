@@ -15,6 +15,8 @@ export interface WasmBackendLike {
   decRef(slot: number): void;
   /** Added by our patch (docs/engine.md, "Patches"): "atomics", "message" or "none". */
   readonly dispatchMode?: string;
+  /** Added by our patch: wait for all dispatched kernels and release the buffers they held. */
+  drainSync?(): boolean;
 }
 
 /** The backend chunk's exports (classes and functions jax-js keeps internal). */

@@ -25,12 +25,17 @@ interface Tracker {
 }
 
 let tracker: Tracker | null = null;
+let drain: (() => boolean) | null = null;
 
-/** Start counting live wasm buffers (idempotent). Must run after initEngine(). */
+/**
+ * Start counting live wasm buffers (idempotent). Must run after initEngine(). `liveBuffers()`
+ * first waits (blocking) for every dispatched kernel where the engine allows it.
+ */
 export async function trackBuffers(): Promise<boolean> {
   if (tracker) return true;
   const backend = await wasmBackend();
   if (!backend) return false;
+  drain = backend.drainSync ? () => backend.drainSync!() : null;
   const refs = new Map<number, [number, number]>();
   const state: Tracker = { refs, events: null, liveBytes: 0, peakBytes: 0 };
   const { malloc, incRef, decRef } = backend;
@@ -63,6 +68,9 @@ export async function trackBuffers(): Promise<boolean> {
 /** Live buffers allocated since tracking started (null when not tracking). */
 export function liveBuffers(): BufferStats | null {
   if (!tracker) return null;
+  // With the atomics dispatch (docs/engine.md, "Patches" 2) the workers run ahead of the main
+  // thread, so the buffers still held by unfinished kernels depend on timing: wait for them.
+  drain?.();
   let bytes = 0;
   for (const [, size] of tracker.refs.values()) bytes += size;
   return { count: tracker.refs.size, bytes };

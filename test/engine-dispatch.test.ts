@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 process.env.GRPO_GUARD_THREADS = "2";
@@ -105,4 +105,13 @@ test("more kernels in flight than the ring holds (1 024 entries): the backlog dr
   step.dispose();
   assert.ok(reference.some((v) => v !== 0));
   assert.deepEqual(got, reference);
+});
+
+test("a bad JAX_JS_WASM_DISPATCH is a one-line user error naming the variable", () => {
+  const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
+  const r = spawnSync(process.execPath, [bin, "sample", "-n", "1"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, GRPO_GUARD_THREADS: "2", JAX_JS_WASM_DISPATCH: "fast" } });
+  assert.notEqual(r.status, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /JAX_JS_WASM_DISPATCH must be "atomics" or "message", got "fast"/);
 });

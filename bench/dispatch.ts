@@ -5,11 +5,14 @@
  *   npm run build && GRPO_GUARD_THREADS=1 node dist/bench/dispatch.js
  *                    GRPO_GUARD_THREADS=2 node dist/bench/dispatch.js
  *
- * Prints wall and CPU microseconds per kernel. With worker threads every kernel is one message
- * to each worker and one reply from each (docs/performance.md, "Where the wall is"); the
- * difference between the two runs' CPU time per kernel is that round trip.
+ * Prints wall and CPU microseconds per kernel (CPU: the whole process, workers included) and
+ * the dispatch mode. With worker threads, `JAX_JS_WASM_DISPATCH=message` sends every kernel as
+ * one message to each worker and waits for each reply; `atomics` (the default, our jax-js
+ * patch) writes it into a ring in shared memory that the workers read on their own
+ * (docs/engine.md, "Patches"; docs/performance.md, "Where the wall is").
  */
 import { initEngine, jit, numpy as np, type JaxArray } from "../src/engine/jax.js";
+import { wasmBackend } from "../src/engine/backend.js";
 
 const KERNELS = 50;
 const CALLS = 20;
@@ -30,6 +33,7 @@ const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
     threads: process.env.GRPO_GUARD_THREADS ?? "default",
+    dispatch: (await wasmBackend())?.dispatchMode ?? "unknown",
     wall_us_per_kernel: +(wallUs / (KERNELS * CALLS)).toFixed(1),
     cpu_us_per_kernel: +((cpu.user + cpu.system) / (KERNELS * CALLS)).toFixed(1),
   }),

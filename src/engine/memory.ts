@@ -4,16 +4,7 @@
  * backend chunk) and keep our own reference counts. Returns null where that is not possible
  * (a different jax-js build), so callers can fall back to resident-memory checks.
  */
-import { readdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-
-interface BackendLike {
-  malloc(size: number, initialData?: Uint8Array): number;
-  incRef(slot: number): void;
-  decRef(slot: number): void;
-}
+import { wasmBackend } from "./backend.js";
 
 export interface BufferStats {
   count: number;
@@ -34,18 +25,17 @@ interface Tracker {
 }
 
 let tracker: Tracker | null = null;
+let drain: (() => boolean) | null = null;
 
-/** Start counting live wasm buffers (idempotent). Must run after initEngine(). */
+/**
+ * Start counting live wasm buffers (idempotent). Must run after initEngine(). `liveBuffers()`
+ * first waits (blocking) for every dispatched kernel where the engine allows it.
+ */
 export async function trackBuffers(): Promise<boolean> {
   if (tracker) return true;
-  const require = createRequire(import.meta.url);
-  const dist = dirname(require.resolve("@jax-js/jax"));
-  const chunk = readdirSync(dist).find((f) => /^backend-.*\.js$/.test(f));
-  if (!chunk) return false;
-  const mod = (await import(pathToFileURL(join(dist, chunk)).href)) as Record<string, unknown>;
-  const getBackend = Object.values(mod).find((v) => typeof v === "function" && v.name === "getBackend") as ((d: string) => BackendLike) | undefined;
-  const backend = getBackend?.("wasm");
-  if (!backend || typeof backend.malloc !== "function") return false;
+  const backend = await wasmBackend();
+  if (!backend) return false;
+  drain = backend.drainSync ? () => backend.drainSync!() : null;
   const refs = new Map<number, [number, number]>();
   const state: Tracker = { refs, events: null, liveBytes: 0, peakBytes: 0 };
   const { malloc, incRef, decRef } = backend;
@@ -78,6 +68,9 @@ export async function trackBuffers(): Promise<boolean> {
 /** Live buffers allocated since tracking started (null when not tracking). */
 export function liveBuffers(): BufferStats | null {
   if (!tracker) return null;
+  // With the atomics dispatch (docs/engine.md, "Patches" 2) the workers run ahead of the main
+  // thread, so the buffers still held by unfinished kernels depend on timing: wait for them.
+  drain?.();
   let bytes = 0;
   for (const [, size] of tracker.refs.values()) bytes += size;
   return { count: tracker.refs.size, bytes };

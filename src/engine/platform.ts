@@ -11,6 +11,10 @@
  * Thread count: `GRPO_GUARD_THREADS` (default: the number of CPUs, at most 8; `0` or `1`
  * disables the pool). See docs/performance.md for why 2 workers beat 4 on a 2-core machine.
  *
+ * Dispatch: `JAX_JS_WASM_DISPATCH=atomics|message` (read by our jax-js patch, docs/engine.md
+ * "Patches"): how kernels reach the worker threads; default `atomics` (shared-memory ring),
+ * `message` is jax-js's original one-postMessage-per-kernel path.
+ *
  * `GRPO_GUARD_RELAXED_SIMD=1` turns on wasm relaxed SIMD (off by default on Node 20), which
  * jax-js then uses for fused multiply-add in matmuls: faster, but the rounding may differ
  * between CPUs, so it is opt-in (docs/performance.md).
@@ -85,6 +89,10 @@ export let platformError: UserError | null = null;
 let threads = 0;
 try {
   threads = requestedThreads();
+  const dispatch = process.env.JAX_JS_WASM_DISPATCH;
+  if (dispatch !== undefined && dispatch !== "" && dispatch !== "atomics" && dispatch !== "message") {
+    throw new UserError(`JAX_JS_WASM_DISPATCH must be "atomics" or "message", got "${dispatch}"`);
+  }
 } catch (err) {
   platformError = err as UserError;
 }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
@@ -9,7 +9,8 @@ import { UserError } from "../src/engine/errors.js";
 import { canonicalJson, runId } from "../src/sweep/id.js";
 import { expandSweep, loadSweepFile, resolveRun } from "../src/sweep/spec.js";
 import { tryLock } from "../src/sweep/lock.js";
-import { executeRun } from "../src/sweep/execute.js";
+import { executeRun, recordedRunId } from "../src/sweep/execute.js";
+import { stringify as stringifyYaml } from "yaml";
 import { readSweepStatus, SweepTracker, type SweepStatusFile } from "../src/sweep/status.js";
 import { bin, cli, env, policyHash, recordedEpochs, runDirs, sessionEvents, toyBase, until, writeSweep } from "./sweep-fixtures.js";
 
@@ -184,4 +185,26 @@ test("local pool: Ctrl-C lets the running run finish its epoch and checkpoint; t
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, new RegExp(`resumed at epoch ${stoppedAt}`));
   assert.deepEqual(recordedEpochs(runDir), [...Array(40).keys()]);
+});
+
+test("a run directory is recognised by the id its sweep recorded, not by re-hashing its stored config (stored paths are absolute)", async () => {
+  const runs = join(dir, "recorded-id");
+  const sweep = loadSweepFile(writeSweep(dir, "recorded", 2, { seeds: [0] }), runs);
+  const run = sweep.runs[0];
+  const runDir = join(runs, run.name);
+  mkdirSync(runDir, { recursive: true });
+  // What the trainer stores: the same run with a path field resolved to an absolute path — another hash.
+  const stored = { ...run.config, model: { ...run.config.model, weights: join(dir, "weights", "model.safetensors") } };
+  assert.notEqual(runId(stored), run.id);
+  writeFileSync(join(runDir, "config.yaml"), stringifyYaml(stored));
+  writeFileSync(join(runDir, "policy-ema.safetensors"), "");
+  // No sweep ever trained it: the stored config's hash decides, and it is another run.
+  await assert.rejects(executeRun({ config: run.config }, { runsDir: runs }), (err: Error) => err instanceof UserError && /holds a run with id [0-9a-f]{12}, not [0-9a-f]{12}/.test(err.message));
+  assert.equal(recordedRunId(runDir), null);
+  // Trained by this sweep (its session log says so): a finished run, found again.
+  writeFileSync(join(runDir, "sweep.jsonl"), JSON.stringify({ event: "train-start", id: run.id }) + "\n" + JSON.stringify({ event: "train-end", id: run.id }) + "\n{\"torn");
+  assert.equal(recordedRunId(runDir), run.id);
+  const again = await executeRun({ config: run.config }, { runsDir: runs });
+  assert.equal(again.status, "finished");
+  assert.equal(again.id, run.id);
 });

@@ -90,6 +90,26 @@ function sessionLog(dir: string, record: Record<string, unknown>): void {
   appendFileSync(join(dir, "sweep.jsonl"), JSON.stringify({ ...record, pid: process.pid, host: hostname(), at: new Date().toISOString() }) + "\n");
 }
 
+/**
+ * The id a sweep trained this directory under (its session log, `sweep.jsonl`). The stored
+ * config.yaml cannot be re-hashed for it: the trainer writes its paths absolute (docs/contract.md),
+ * so its hash differs from the planned id, and every rerun of a sweep over its own runs failed.
+ * Null for a directory no sweep has trained (then the stored config is hashed).
+ */
+export function recordedRunId(dir: string): string | null {
+  const file = join(dir, "sweep.jsonl");
+  if (!existsSync(file)) return null;
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    try {
+      const record = JSON.parse(line) as { id?: unknown };
+      if (typeof record.id === "string") return record.id;
+    } catch {
+      // a torn last line (killed mid-write): the earlier records still say who trained it
+    }
+  }
+  return null;
+}
+
 export async function executeRun(task: unknown, options: ExecuteOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const { id, config: validated } = validateTask(task, "job");
@@ -108,7 +128,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
   });
   try {
     if (existsSync(paths.config)) {
-      const existing = runId(validateConfig(TrainConfigSchema, parseYaml(readFileSync(paths.config, "utf8")), paths.config));
+      const existing = recordedRunId(paths.dir) ?? runId(validateConfig(TrainConfigSchema, parseYaml(readFileSync(paths.config, "utf8")), paths.config));
       if (existing !== id) throw new UserError(`${paths.dir} holds a run with id ${existing}, not ${id}; move it away or use another runs directory`);
     }
     if (existsSync(paths.policy)) {

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
 import { UserError } from "../src/engine/errors.js";
-import { canonicalJson, runId } from "../src/sweep/id.js";
+import { canonicalJson, portablePaths, runId } from "../src/sweep/id.js";
 import { expandSweep, loadSweepFile, resolveRun } from "../src/sweep/spec.js";
 import { tryLock } from "../src/sweep/lock.js";
 import { executeRun, recordedRunId } from "../src/sweep/execute.js";
@@ -207,4 +207,22 @@ test("a run directory is recognised by the id its sweep recorded, not by re-hash
   const again = await executeRun({ config: run.config }, { runsDir: runs });
   assert.equal(again.status, "finished");
   assert.equal(again.id, run.id);
+});
+
+test("run ids do not depend on where the checkout lives: shipped-file defaults count relative to the package root", () => {
+  const root = "/some/checkout/";
+  assert.deepEqual(portablePaths({ a: `${root}weights/w.safetensors`, b: ["x", `${root}c`], n: 3, other: "/elsewhere/weights/w.safetensors" }, root), {
+    a: "<package>/weights/w.safetensors",
+    b: ["x", "<package>/c"],
+    n: 3,
+    other: "/elsewhere/weights/w.safetensors",
+  });
+  const sweep = loadSweepFile(writeSweep(dir, "portable", 2, { seeds: [0] }), join(dir, "runs"));
+  const config = sweep.runs[0].config;
+  assert.ok(isAbsolute(config.gardo.features ?? ""), "the schema's default names the shipped classifier by absolute path");
+  // The same run as another checkout plans it: every shipped path under another root.
+  const here = config.gardo.features!.slice(0, config.gardo.features!.indexOf("weights/"));
+  const moved = JSON.parse(JSON.stringify(config).split(here).join("/another/checkout/")) as typeof config;
+  assert.notEqual(JSON.stringify(moved), JSON.stringify(config));
+  assert.equal(runId(portablePaths(moved, "/another/checkout/") as typeof config), runId(config));
 });

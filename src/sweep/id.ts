@@ -4,7 +4,12 @@
  * directory and is never trained twice.
  */
 import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import type { TrainConfig } from "../config/train.js";
+
+/** This checkout's root: shipped files (weights the schema defaults to) are named relative to it in ids. */
+const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const PACKAGE_PREFIX = "<package>/";
 
 /**
  * Fields that never change a run's parameters or metrics, left out of the id:
@@ -13,8 +18,19 @@ import type { TrainConfig } from "../config/train.js";
  * - `checkpoint` (how often state is saved and how many files are kept: resume is exact,
  *   test/resume.test.ts, so the parameters do not depend on it).
  * Every other field, defaults included (the config is resolved by the schema first), is in.
+ * Defaults that name shipped files are absolute paths into this checkout (so a run works from
+ * any directory); in the id they count relative to the package root, so the same run planned in
+ * another checkout or on another machine gets the same id.
  */
 export const ID_EXCLUDED_FIELDS = ["name", "output", "checkpoint"] as const;
+
+/** `value` with every string that names a file inside this package written relative to it. */
+export function portablePaths(value: unknown, root = PACKAGE_ROOT): unknown {
+  if (typeof value === "string") return value.startsWith(root) ? PACKAGE_PREFIX + value.slice(root.length) : value;
+  if (Array.isArray(value)) return value.map((v) => portablePaths(v, root));
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, portablePaths(v, root)]));
+  return value;
+}
 
 /** JSON with object keys sorted at every level (arrays keep their order). */
 export function canonicalJson(value: unknown): string {
@@ -32,5 +48,5 @@ export function canonicalJson(value: unknown): string {
 export function runId(config: TrainConfig): string {
   const relevant: Record<string, unknown> = { ...config };
   for (const field of ID_EXCLUDED_FIELDS) delete relevant[field];
-  return createHash("sha256").update(canonicalJson(relevant)).digest("hex").slice(0, 12);
+  return createHash("sha256").update(canonicalJson(portablePaths(relevant))).digest("hex").slice(0, 12);
 }

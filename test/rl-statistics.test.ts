@@ -44,6 +44,21 @@ test("StepLog: the on-policy minibatch feeds only the E8 check, never the per-st
   assert.deepEqual(log.onPolicy, { rows: 4, maxAbsLogRatio: 1e-7, maxAbsClippedLogRatio: 2e-7 });
 });
 
+test("StepLog: a method's per-row statistics of the on-policy minibatch are reported apart (onPolicy.methodStats), never mixed into methodStats", () => {
+  const log = new StepLog(1);
+  log.add({ steps: [0], advantages: [1, -1, 1, -1], values: { logRatio: [0, 0, 0, 0], normGuardActive: [1, 0, 1, 1], normRatio: [1.2, 0.9, 1.1, 1.3] } }, true);
+  log.add({ steps: [0], advantages: [1, -1], values: { logRatio: [0.1, 0.2], normGuardActive: [0, 0], normRatio: [0.9, 0.8] } }, false);
+  const on = log.onPolicy.methodStats!;
+  assert.equal(on.normGuardActive.mean, 0.75);
+  assert.equal(on.normGuardActive.max, 1);
+  assert.ok(Math.abs(on.normRatio.mean - 1.125) < 1e-12);
+  assert.equal(on.normRatio.max, 1.3);
+  assert.ok(!("logRatio" in on), "E11 keys stay out");
+  const off = log.methodStats().epoch;
+  assert.equal(off.normGuardActive.max, 0, "the off-policy statistics do not see the on-policy rows");
+  assert.ok(Math.abs(off.normRatio.mean - 0.85) < 1e-12);
+});
+
 test("histogram range: 2·log(1+ε) when the log-ratios are inside it, widened to the observed |p1|, |p99|", () => {
   const eps = 1e-4;
   const small = Array.from({ length: 101 }, (_, i) => (i - 50) * 1e-7);

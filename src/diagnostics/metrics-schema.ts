@@ -32,7 +32,7 @@ export const EvalVelocityNormSchema = z.object({
   steps: z.array(VelocityNormSchema.extend({ step: index, s: stat })),
 });
 
-export const OnPolicyCheckSchema = z.object({ rows: index, maxAbsLogRatio: stat, maxAbsClippedLogRatio: stat });
+export const OnPolicyCheckSchema = z.object({ rows: index, maxAbsLogRatio: stat, maxAbsClippedLogRatio: stat, methodStats: z.record(z.string(), z.object({ mean: stat, max: stat })).optional() });
 
 export const StepStatsSchema = z.object({
   step: index,

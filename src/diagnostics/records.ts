@@ -24,6 +24,9 @@ export interface OnPolicyCheck {
   rows: number;
   maxAbsLogRatio: number;
   maxAbsClippedLogRatio: number;
+  /** Mean and maximum over the on-policy rows of each per-row statistic a method's loss adds
+   *  (e.g. NormGuard's hinge), kept apart from the off-policy `methodStats`. */
+  methodStats?: Record<string, { mean: number; max: number }>;
 }
 
 export interface EpochRecord {

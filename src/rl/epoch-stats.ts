@@ -32,6 +32,7 @@ const E11_KEYS = new Set(["advantage", "logRatio", "clippedLogRatio", "klRef"]);
 export class StepLog {
   private readonly perStep: Record<string, number[]>[];
   private readonly onPolicyCheck: OnPolicyCheck = { rows: 0, maxAbsLogRatio: 0, maxAbsClippedLogRatio: 0 };
+  private readonly onPolicyMethod: Record<string, { sum: number; max: number; count: number }> = {};
 
   constructor(readonly trainedSteps: number) {
     this.perStep = Array.from({ length: trainedSteps }, () => ({ advantage: [] }));
@@ -44,6 +45,15 @@ export class StepLog {
       check.rows += chunk.steps.length * chunk.advantages.length;
       check.maxAbsLogRatio = maxAbs(chunk.values.logRatio, check.maxAbsLogRatio);
       check.maxAbsClippedLogRatio = maxAbs(chunk.values.clippedLogRatio, check.maxAbsClippedLogRatio);
+      for (const [key, values] of Object.entries(chunk.values)) {
+        if (E11_KEYS.has(key)) continue;
+        const total = (this.onPolicyMethod[key] ??= { sum: 0, max: -Infinity, count: 0 });
+        for (const v of Array.from(values, Number)) {
+          total.sum += v;
+          total.max = Math.max(total.max, v);
+          total.count++;
+        }
+      }
       return;
     }
     const b = chunk.advantages.length;
@@ -58,7 +68,8 @@ export class StepLog {
   }
 
   get onPolicy(): OnPolicyCheck {
-    return { ...this.onPolicyCheck };
+    const method = Object.entries(this.onPolicyMethod).filter(([, t]) => t.count > 0);
+    return { ...this.onPolicyCheck, ...(method.length ? { methodStats: Object.fromEntries(method.map(([key, t]) => [key, { mean: t.sum / t.count, max: t.max }])) } : {}) };
   }
 
   /** The histogram half-range these statistics use. */

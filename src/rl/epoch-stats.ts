@@ -29,10 +29,31 @@ export interface ChunkRows {
  */
 const E11_KEYS = new Set(["advantage", "logRatio", "clippedLogRatio", "klRef"]);
 
+interface Totals {
+  sum: number;
+  max: number;
+  count: number;
+}
+
+/** Add `values` to the running totals of `key`. */
+function accumulate(totals: Record<string, Totals>, key: string, values: Iterable<number>): Totals {
+  const total = (totals[key] ??= { sum: 0, max: -Infinity, count: 0 });
+  for (const v of values) {
+    total.sum += v;
+    total.max = Math.max(total.max, v);
+    total.count++;
+  }
+  return total;
+}
+
+/** Mean and maximum per key (keys without values left out). */
+const meanMax = (totals: Record<string, Totals>): Record<string, { mean: number; max: number }> =>
+  Object.fromEntries(Object.entries(totals).filter(([, t]) => t.count > 0).map(([key, t]) => [key, { mean: t.sum / t.count, max: t.max }]));
+
 export class StepLog {
   private readonly perStep: Record<string, number[]>[];
   private readonly onPolicyCheck: OnPolicyCheck = { rows: 0, maxAbsLogRatio: 0, maxAbsClippedLogRatio: 0 };
-  private readonly onPolicyMethod: Record<string, { sum: number; max: number; count: number }> = {};
+  private readonly onPolicyMethod: Record<string, Totals> = {};
 
   constructor(readonly trainedSteps: number) {
     this.perStep = Array.from({ length: trainedSteps }, () => ({ advantage: [] }));
@@ -45,15 +66,7 @@ export class StepLog {
       check.rows += chunk.steps.length * chunk.advantages.length;
       check.maxAbsLogRatio = maxAbs(chunk.values.logRatio, check.maxAbsLogRatio);
       check.maxAbsClippedLogRatio = maxAbs(chunk.values.clippedLogRatio, check.maxAbsClippedLogRatio);
-      for (const [key, values] of Object.entries(chunk.values)) {
-        if (E11_KEYS.has(key)) continue;
-        const total = (this.onPolicyMethod[key] ??= { sum: 0, max: -Infinity, count: 0 });
-        for (const v of Array.from(values, Number)) {
-          total.sum += v;
-          total.max = Math.max(total.max, v);
-          total.count++;
-        }
-      }
+      for (const [key, values] of Object.entries(chunk.values)) if (!E11_KEYS.has(key)) accumulate(this.onPolicyMethod, key, Array.from(values, Number));
       return;
     }
     const b = chunk.advantages.length;
@@ -68,8 +81,8 @@ export class StepLog {
   }
 
   get onPolicy(): OnPolicyCheck {
-    const method = Object.entries(this.onPolicyMethod).filter(([, t]) => t.count > 0);
-    return { ...this.onPolicyCheck, ...(method.length ? { methodStats: Object.fromEntries(method.map(([key, t]) => [key, { mean: t.sum / t.count, max: t.max }])) } : {}) };
+    const methodStats = meanMax(this.onPolicyMethod);
+    return { ...this.onPolicyCheck, ...(Object.keys(methodStats).length ? { methodStats } : {}) };
   }
 
   /** The histogram half-range these statistics use. */
@@ -83,26 +96,21 @@ export class StepLog {
    * (keys other than the E11 ones), over all steps and per step.
    */
   methodStats(): { epoch: Record<string, { mean: number; max: number }>; perStep: Record<string, number>[] } {
-    const epoch: Record<string, { mean: number; max: number; count: number }> = {};
+    const epoch: Record<string, Totals> = {};
     const perStep = this.perStep.map((log) => {
       const means: Record<string, number> = {};
       for (const [key, values] of Object.entries(log)) {
         if (E11_KEYS.has(key) || values.length === 0) continue;
-        let sum = 0;
-        let max = -Infinity;
-        for (const v of values) {
-          sum += v;
-          max = Math.max(max, v);
-        }
-        means[key] = sum / values.length;
-        const total = (epoch[key] ??= { mean: 0, max: -Infinity, count: 0 });
-        total.mean += sum;
-        total.max = Math.max(total.max, max);
-        total.count += values.length;
+        const step = accumulate({}, key, values);
+        means[key] = step.sum / step.count;
+        const total = (epoch[key] ??= { sum: 0, max: -Infinity, count: 0 });
+        total.sum += step.sum;
+        total.max = Math.max(total.max, step.max);
+        total.count += step.count;
       }
       return means;
     });
-    return { epoch: Object.fromEntries(Object.entries(epoch).map(([key, t]) => [key, { mean: t.mean / t.count, max: t.max }])), perStep };
+    return { epoch: meanMax(epoch), perStep };
   }
 
   stats(steps: readonly StepRecord[], weights: readonly number[], settings: StepStatsSettings): StepStats[] {

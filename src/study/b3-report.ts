@@ -311,7 +311,7 @@ export function proxyTrajectoryTable(methods: readonly MethodGroup[], every = 10
   const last = Math.max(0, ...runs.flatMap((r) => r.epochs.map((e) => e.epoch)));
   const marks = Array.from({ length: Math.floor(last / every) }, (_, i) => (i + 1) * every);
   if (marks.length === 0) return "No finished run has trained " + every + " epochs yet.";
-  const start = (r: RunSummary) => r.epochs.find((e) => e.epoch === Math.min(...r.epochs.map((x) => x.epoch)))?.proxy ?? null;
+  const start = (r: RunSummary) => r.epochs.reduce<RunSummary["epochs"][number] | null>((first, e) => (first === null || e.epoch < first.epoch ? e : first), null)?.proxy ?? null;
   const head = ["method", "setting", "first epoch", ...marks.map((m) => `epochs ${m - window + 1}–${m}`)];
   const out = [`| ${head.join(" | ")} |`, `|${head.map(() => "---|").join("")}`];
   for (const m of methods)

@@ -23,7 +23,8 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * A planned run's directory: `<runs>/<name>`, else the one directory `<sweep>-<label>-<any id>-s<seed>`
- * (the id hashes config paths, which differ between checkouts of the same repository).
+ * (runs trained before ids counted shipped paths relative to the package root carry another id
+ * when planned from another checkout).
  */
 export function runDirOf(runsDir: string, sweepName: string, run: { name: string; label: string; seed: number }): string | null {
   const exact = join(runsDir, run.name);

@@ -53,11 +53,7 @@ export function registerCompare(program: Command): void {
       if (opts.fromSummaries !== undefined || opts.summaries !== undefined) throw new UserError(`--summaries/--from-summaries: the built-in preset "${opts.preset}" writes its page from run directories; they are for sweep-file presets (${filePresets().join(", ")})`);
       const runsDir = opts.runs ?? defaultPresetRuns(opts.preset);
       const preset = COMPARE_PRESETS[opts.preset];
-      const seeds = opts.seeds?.split(",").map((s) => {
-        const n = Number(s);
-        if (!Number.isInteger(n)) throw new UserError(`--seeds expects comma-separated integers, got "${opts.seeds}"`);
-        return n;
-      });
+      const seeds = parseSeeds(opts.seeds);
       const labels = preset.variants.map((v) => v.label);
       const methods = opts.methods?.split(",").map((m) => m.trim());
       for (const m of methods ?? []) if (!labels.includes(m)) throw new UserError(`--methods: unknown method "${m}" (the ${opts.preset} preset has ${labels.join(", ")})`);

@@ -6,7 +6,7 @@
  */
 
 // Engine: jax-js set up for Node (call initEngine() once before any numerics).
-export { initEngine, numpy, nn, random, jit, grad, valueAndGrad, vmap, tree, type JaxArray } from "./engine/jax.js";
+export { initEngine, shutdownEngine, numpy, nn, random, jit, grad, valueAndGrad, vmap, tree, type JaxArray } from "./engine/jax.js";
 export { UserError } from "./engine/errors.js";
 export { type ParamTree, countParams, disposeTree, refTree, flattenNamed } from "./engine/tree.js";
 export { saveParams, readSafetensorsFile, encodeSafetensors, decodeSafetensors, type TensorRecord, type SafetensorsFile } from "./engine/safetensors.js";

@@ -39,6 +39,9 @@ parentPort.once("message", (source) => {
 
 type Listener = (event: { data?: unknown; message?: string }) => void;
 
+/** Every worker thread the shim started and has not terminated (see `terminateWorkers`). */
+const liveThreads = new Set<ThreadWorker>();
+
 /** The subset of the Web Worker interface that jax-js's wasm pool uses, on worker_threads. */
 class BlobWorker {
   onmessage: Listener | null = null;
@@ -49,7 +52,11 @@ class BlobWorker {
   constructor(url: string | URL) {
     const blob = resolveObjectURL(String(url));
     if (!blob) throw new Error(`grpo-guard worker shim: ${String(url)} is not a live Blob URL`);
-    this.thread = new ThreadWorker(PRELUDE, { eval: true });
+    // The prelude is CommonJS: a parent run with --input-type=module must not pass that on.
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--input-type"));
+    this.thread = new ThreadWorker(PRELUDE, { eval: true, execArgv });
+    liveThreads.add(this.thread);
+    this.thread.once("exit", () => liveThreads.delete(this.thread));
     this.thread.on("message", (data) => this.onmessage?.({ data }));
     this.thread.on("error", (err) => this.onerror?.({ message: String(err) }));
     void blob.text().then((source) => {
@@ -67,6 +74,15 @@ class BlobWorker {
   terminate(): void {
     void this.thread.terminate();
   }
+}
+
+/**
+ * Stop every engine worker thread (they wait for kernels forever, so they keep the process
+ * alive). Resolves once all have exited.
+ */
+export async function terminateWorkers(): Promise<void> {
+  await Promise.all([...liveThreads].map((thread) => thread.terminate()));
+  liveThreads.clear();
 }
 
 export function requestedThreads(): number {

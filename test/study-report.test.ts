@@ -128,6 +128,11 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   assert.match(report.markdown, /\| first epoch \| epochs 6–10 \|/);
   assert.match(report.markdown, /\| kl \| kl-0\.01 \| 0\.500 \| 0\.570 \|/);
   assert.ok(!/\| kl \| kl-0\.16 \| 0\.500/.test(report.markdown), "a setting without a finished run has no trajectory row");
+  // The matched-proxy tables name such a setting once instead of a row of empty cells per component.
+  assert.match(report.markdown, /Not in these tables, no finished run yet: kl-0\.16\./);
+  assert.ok(!report.markdown.includes("no finished run |"), "no matched-proxy row without a finished run");
+  // Fewer seeds finished than planned: the headline says it is provisional and why.
+  assert.match(report.markdown, /\*\*Provisional\*\* — kl \/ kl-0\.01 has 1 of 2 seeds finished; flow \/ flow has 1 of 2 seeds finished: B3 reads its paired seeds together/);
   // The figure: one thin curve per run (partial dashed) and one thick envelope per method with a finished run.
   const envelopes = [...report.figure!.matchAll(/data-series="([a-z]+) envelope"/g)].map((m) => m[1]);
   assert.deepEqual(envelopes, ["kl", "flow"]);
@@ -157,6 +162,7 @@ test("the headline: the highest level every finished run of ≥ 2 settings reach
   const p = h.best[0].next!.paired!;
   assert.equal(p.pairs, 3);
   assert.ok(Math.abs(p.mean - 0.2) < 1e-12 && Math.abs(p.ci[1] - p.ci[0]) < 1e-9, JSON.stringify(p));
+  assert.ok(!headlineMarkdown("aesthetic", h).includes("Provisional"), "every seed of the compared settings finished (no plan: nothing missing)");
   assert.match(headlineMarkdown("aesthetic", h), /best guard \/ guard 0\.710 \[[0-9.]+, [0-9.]+\] \(3\/3\); next flow \/ flow 0\.510 \[[0-9.]+, [0-9.]+\] \(3\/3\); best − next, paired by seed: \+0\.200 \[\+0\.200, \+0\.200\] \(3 pairs\)/);
   // With flow removed, only one setting reaches 0.8 and 0.9: the headline falls back to 0.7, where kl-0.16 (0.88 - 0.01·seed) wins.
   const two = groupRuns(runs.filter((r) => r.method !== "flow")).methods;

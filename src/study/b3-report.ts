@@ -237,14 +237,16 @@ export function matchedProxyTables(methods: readonly MethodGroup[], components: 
   const out: string[] = [];
   const decimals = Math.max(...levels.map((l) => (String(l).split(".")[1] ?? "").length));
   const levelText = (l: number) => l.toFixed(decimals);
+  const shown = methods.flatMap((m) => m.settings.filter((s) => s.finished.length > 0).map((s) => ({ method: m.method, setting: s })));
+  const waiting = methods.flatMap((m) => m.settings.filter((s) => s.finished.length === 0).map(settingName));
+  if (waiting.length) out.push(`Not in these tables, no finished run yet: ${waiting.join(", ")}.`, ``);
   for (const c of components) {
     out.push(`*${c.label}* (\`${c.key}\`, ${c.better} is better), at each run's first crossing of the proxy level (interpolated between evaluations); mean [95 % t-interval] over the seeds that reach it (reached/finished runs):`, ``);
     out.push(`| method | setting | ${levels.map((l) => `proxy ${levelText(l)}`).join(" | ")} |`, `|---|---|${levels.map(() => "---|").join("")}`);
-    for (const m of methods)
-      for (const s of m.settings) {
-        const cells = settingCells(s, levels, c.key);
-        out.push(`| ${m.method} | ${settingName(s)} | ${levels.map((l) => formatCell(c.key, cells.find((x) => x.level === l)!)).join(" | ")} |`);
-      }
+    for (const { method, setting } of shown) {
+      const cells = settingCells(setting, levels, c.key);
+      out.push(`| ${method} | ${settingName(setting)} | ${levels.map((l) => formatCell(c.key, cells.find((x) => x.level === l)!)).join(" | ")} |`);
+    }
     out.push(``);
   }
   return out.join("\n");
@@ -404,7 +406,11 @@ export function headlineMarkdown(proxy: string, h: Headline | null): string {
   if (!h) return `Headline (${proxy}): no proxy level is reached by every finished run of two or more settings yet.`;
   const name = (s: SettingGroup) => `${s.method} / ${settingName(s)}`;
   const cell = (key: string, c: MatchedCell) => formatCell(key, c);
+  const short = h.compared.filter((s) => s.planned !== null && s.finished.length < s.planned);
   const lines = [
+    ...(short.length
+      ? [`**Provisional** — ${short.map((s) => `${name(s)} has ${s.finished.length} of ${s.planned} seeds finished`).join("; ")}: B3 reads its paired seeds together, so this ranking can still change.`, ``]
+      : []),
     `Headline (${proxy}), at proxy level ${h.level}: the highest level that every finished run of ${h.compared.length} settings reaches (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`,
     ``,
   ];

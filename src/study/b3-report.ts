@@ -446,7 +446,10 @@ export function frontierFigure(proxy: string, methods: readonly MethodGroup[], c
     const floors = methods.flatMap((m) => m.settings.flatMap((s) => [...s.finished, ...s.partial].map((run) => run.evaluations.map((e) => ({ epoch: e.epoch, proxy: e.proxy, value: null, ci: null, floor: e.components.find((x) => x.key === c.key)?.floor ?? null })))));
     return { title: `${c.label} (${c.better} is better)`, xLabel: `proxy reward (${proxy})`, yLabel: c.key, hbands: floorBand(floors, c.better), lines };
   });
-  const legend: LegendEntry[] = methods.map((m) => ({ label: `${m.method} (${m.settings.reduce((a, s) => a + s.finished.length, 0)} finished runs)`, color: m.color }));
+  const legend: LegendEntry[] = methods.map((m) => {
+    const runs = m.settings.reduce((a, s) => a + s.finished.length, 0);
+    return { label: `${m.method} (${runs} finished ${runs === 1 ? "run" : "runs"})`, color: m.color };
+  });
   if (methods.some((m) => m.settings.some((s) => s.partial.length))) legend.push({ label: "partial run (not in the envelope)", color: "#999", dash: "4 3" });
   legend.push({ label: "within the noise floor", color: "#888", band: true });
   return renderFigure(

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +24,22 @@ await shutdownEngine();                      // 'pending' was dispatched, never 
 const late = await initEngine().then(() => "started", (e) => e.message);
 console.log(JSON.stringify({ first, late, threads: process.env.GRPO_GUARD_THREADS }));
 `;
+
+test("the engine's threads start under a parent with per-process Node flags (--expose-gc), with or without --input-type", () => {
+  // A module file inside the package, so that "grpo-guard" resolves to it without --input-type.
+  const file = join(root, "dist", "test", `flags-check-${process.pid}.mjs`);
+  writeFileSync(file, SCRIPT);
+  try {
+    for (const args of [["--expose-gc", file], ["--expose-gc", "--input-type=module", "-e", SCRIPT]]) {
+      const run = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, GRPO_GUARD_THREADS: "2" } });
+      const flags = args.filter((a) => a.startsWith("--")).join(" ");
+      assert.equal(run.status, 0, `${flags}: ${run.stderr}`);
+      assert.equal(JSON.parse(run.stdout.trim().split("\n").at(-1)!).first, 64, flags);
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
 
 for (const dispatch of ["atomics", "message"]) {
   test(`a script that ends with shutdownEngine() exits by itself (${dispatch} dispatch)`, () => {

@@ -39,6 +39,23 @@ parentPort.once("message", (source) => {
 
 type Listener = (event: { data?: unknown; message?: string }) => void;
 
+/**
+ * A worker thread running the prelude. It inherits the parent's Node flags, except that the
+ * prelude is CommonJS, so a parent run with --input-type=module must not pass that flag on;
+ * an explicit execArgv is checked by Node (per-process flags such as --expose-gc are refused
+ * there), so it is given only when that flag has to go, and without any flags if Node refuses.
+ */
+function startThread(): ThreadWorker {
+  const kept = process.execArgv.filter((flag) => !flag.startsWith("--input-type"));
+  if (kept.length === process.execArgv.length) return new ThreadWorker(PRELUDE, { eval: true });
+  try {
+    return new ThreadWorker(PRELUDE, { eval: true, execArgv: kept });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw err;
+    return new ThreadWorker(PRELUDE, { eval: true, execArgv: [] });
+  }
+}
+
 /** Every worker thread the shim started and has not terminated (see `terminateWorkers`). */
 const liveThreads = new Set<ThreadWorker>();
 
@@ -52,9 +69,7 @@ class BlobWorker {
   constructor(url: string | URL) {
     const blob = resolveObjectURL(String(url));
     if (!blob) throw new Error(`grpo-guard worker shim: ${String(url)} is not a live Blob URL`);
-    // The prelude is CommonJS: a parent run with --input-type=module must not pass that on.
-    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--input-type"));
-    this.thread = new ThreadWorker(PRELUDE, { eval: true, execArgv });
+    this.thread = startThread();
     liveThreads.add(this.thread);
     this.thread.once("exit", () => liveThreads.delete(this.thread));
     this.thread.on("message", (data) => this.onmessage?.({ data }));

@@ -143,6 +143,17 @@ test("groups follow the plan: planned counts, summaries of other knob values ign
   assert.deepEqual(titles, ["training proxy (mean reward of the epoch&apos;s rollouts)", "outside the clip range", "P(clip | A&gt;0)", "P(clip | A&lt;0)", "masked (DPPO)", "R = ‖v_θ‖/‖v_ref‖"]);
 });
 
+test("a sweep file that starts keeping more checkpoints has the same runs: overrides outside run ids do not split plan and summaries", () => {
+  const plan = [0, 1].map((seed) => ({ name: `p-flow-s${seed}`, label: "flow", method: "flow", seed, overrides: ["checkpoint.keep=8", "train.epochs=40", `seed=${seed}`] }));
+  const summaries = [
+    summary("flow-0", "flow", "flow", 0, [[0.5, 0.9], [0.9, 0.5]], { overrides: ["train.epochs=40", "seed=0"] }),
+    summary("flow-1-other", "flow", "flow", 1, [[0.5, 0.9], [0.9, 0.5]], { overrides: ["train.epochs=60", "seed=1"] }),
+  ];
+  const { methods, ignored } = groupRuns(summaries, plan);
+  assert.deepEqual(methods[0].settings.map((s) => [s.label, s.finished.map((r) => r.run)]), [["flow", ["flow-0"]]]);
+  assert.deepEqual(ignored.map((s) => s.run), ["flow-1-other"], "a knob that run ids count still separates them");
+});
+
 test("the headline: the highest level every finished run of ≥ 2 settings reaches, the best setting there with its interval", () => {
   const runs = [0, 1, 2].flatMap((seed) => [
     summary(`a${seed}`, "kl", "kl-0.16", seed, [[0.5, 0.9], [0.7, 0.88 - 0.01 * seed]]), // never reaches 0.8

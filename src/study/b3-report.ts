@@ -17,6 +17,7 @@ import { atProxyLevel, matchedProxy, type EvalPoint, type MatchedCell } from "..
 import { lighten, RUN_COLORS } from "../dashboard/series.js";
 import { floorBand } from "../dashboard/gold-panels.js";
 import { renderFigure, type LegendEntry, type LineSeries, type PanelSpec, type Point } from "../dashboard/svg.js";
+import { ID_EXCLUDED_FIELDS } from "../sweep/id.js";
 import type { RunSummary } from "./summary.js";
 
 /** The gold components B3 reads (docs/gold-panel.md); judge-feature diversity is left out (not monotone in damage off the data manifold, B3). */
@@ -47,12 +48,20 @@ export interface PlannedEntry {
   overrides: readonly string[];
 }
 
+/** An override of a field that is not part of run ids (name, output, checkpoint: src/sweep/id.ts). */
+const outsideRunId = (override: string): boolean => {
+  const key = override.slice(0, Math.max(0, override.indexOf("=")));
+  return ID_EXCLUDED_FIELDS.some((field) => key === field || key.startsWith(`${field}.`));
+};
+
 /**
- * Which planned run a summary is: the same knob setting (label), seed and overrides. Not the
- * run name: its id hashes the resolved config, whose file paths depend on where the checkout
- * is, so committed summaries must match a plan made in another checkout.
+ * Which planned run a summary is: the same knob setting (label), seed and overrides — those
+ * that run ids count (a sweep file that starts keeping more checkpoints still has the same
+ * runs). Not the run name: its id hashes the resolved config, whose file paths depend on where
+ * the checkout is, so committed summaries must match a plan made in another checkout.
  */
-export const planKey = (r: { label: string; seed: number; overrides: readonly string[] }): string => JSON.stringify([r.label, r.seed, r.overrides]);
+export const planKey = (r: { label: string; seed: number; overrides: readonly string[] }): string =>
+  JSON.stringify([r.label, r.seed, r.overrides.filter((o) => !outsideRunId(o))]);
 
 export interface SettingGroup {
   method: string;

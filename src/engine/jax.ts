@@ -35,9 +35,7 @@ export function initEngine(): Promise<void> {
  */
 export async function shutdownEngine(): Promise<void> {
   shutDown = true;
-  if (ready) {
-    await ready;
-    (await wasmBackend())?.drainSync?.();
-  }
+  // An engine that failed to start has nothing to drain; its threads (if any) still stop.
+  if (ready && (await ready.then(() => true, () => false))) (await wasmBackend())?.drainSync?.();
   await terminateWorkers();
 }

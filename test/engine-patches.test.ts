@@ -14,15 +14,17 @@ WebAssembly.Memory.prototype.grow = function (delta: number) {
 };
 // Keep the bytes of every wasm module jax-js compiles (which instructions a kernel uses).
 const compiled: Uint8Array[] = [];
+const keepBytes = (bytes: BufferSource) =>
+  compiled.push(new Uint8Array(ArrayBuffer.isView(bytes) ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) : bytes.slice(0)));
 const NativeModule = WebAssembly.Module;
 WebAssembly.Module = function (bytes: BufferSource) {
-  compiled.push(new Uint8Array(ArrayBuffer.isView(bytes) ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) : bytes.slice(0)));
+  keepBytes(bytes);
   return new NativeModule(bytes);
 } as unknown as typeof WebAssembly.Module;
 WebAssembly.Module.prototype = NativeModule.prototype;
 const nativeCompile = WebAssembly.compile;
 WebAssembly.compile = (bytes: BufferSource) => {
-  compiled.push(new Uint8Array(ArrayBuffer.isView(bytes) ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) : bytes.slice(0)));
+  keepBytes(bytes);
   return nativeCompile(bytes);
 };
 process.env.GRPO_GUARD_THREADS = "1";

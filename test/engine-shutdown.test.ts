@@ -25,13 +25,17 @@ const late = await initEngine().then(() => "started", (e) => e.message);
 console.log(JSON.stringify({ first, late, threads: process.env.GRPO_GUARD_THREADS }));
 `;
 
+/** Node with these arguments in the package root, two engine threads, at most 60 s. */
+const runNode = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, GRPO_GUARD_THREADS: "2", ...env } });
+
 test("the engine's threads start under a parent with per-process Node flags (--expose-gc), with or without --input-type", () => {
   // A module file inside the package, so that "grpo-guard" resolves to it without --input-type.
   const file = join(root, "dist", "test", `flags-check-${process.pid}.mjs`);
   writeFileSync(file, SCRIPT);
   try {
     for (const args of [["--expose-gc", file], ["--expose-gc", "--input-type=module", "-e", SCRIPT]]) {
-      const run = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, GRPO_GUARD_THREADS: "2" } });
+      const run = runNode(args);
       const flags = args.filter((a) => a.startsWith("--")).join(" ");
       assert.equal(run.status, 0, `${flags}: ${run.stderr}`);
       assert.equal(JSON.parse(run.stdout.trim().split("\n").at(-1)!).first, 64, flags);
@@ -43,12 +47,7 @@ test("the engine's threads start under a parent with per-process Node flags (--e
 
 for (const dispatch of ["atomics", "message"]) {
   test(`a script that ends with shutdownEngine() exits by itself (${dispatch} dispatch)`, () => {
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", SCRIPT], {
-      cwd: root,
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { ...process.env, GRPO_GUARD_THREADS: "2", JAX_JS_WASM_DISPATCH: dispatch },
-    });
+    const run = runNode(["--input-type=module", "-e", SCRIPT], { JAX_JS_WASM_DISPATCH: dispatch });
     assert.notEqual(run.signal, "SIGTERM", `still running after 60 s: ${run.stderr}`);
     assert.equal(run.status, 0, run.stderr);
     const out = JSON.parse(run.stdout.trim().split("\n").at(-1)!);

@@ -30,9 +30,9 @@ describe("rate command", () => {
     mkdirSync(join(root, "runs", "unfinished"), { recursive: true });
     const unfinished = rate(runA, join(root, "runs", "unfinished"));
     assert.notEqual(unfinished.status, 0);
-    assert.match(unfinished.stderr, /unfinished: no policy-ema\.safetensors \(a run writes its final EMA policy there when training ends\)/);
+    assert.match(unfinished.stderr, /unfinished: no policy-ema\.safetensors \(a run writes its final EMA policy there when training ends; <run>@<epoch> rates a checkpoint\)/);
     const missing = rate(runA, join(root, "nope"));
-    assert.match(missing.stderr, /nope: not found \(expected a run directory or a \.safetensors weight file\)/);
+    assert.match(missing.stderr, /nope: not found \(expected a run directory, <run>@<epoch>, a checkpoint or a \.safetensors weight file\)/);
     const noStudy = rate("--study", join(root, "absent"), "--report");
     assert.notEqual(noStudy.status, 0);
     assert.match(noStudy.stderr, /absent: no rating study here \(no study\.db\)/);

@@ -25,6 +25,14 @@ export function positiveNumber(flag: string) {
   };
 }
 
+export function finiteNumber(flag: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} expects a number, got "${raw}"`);
+    return n;
+  };
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

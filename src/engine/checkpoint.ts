@@ -79,7 +79,8 @@ export function listCheckpoints(dir: string): string[] {
     .sort();
 }
 
-function readVerified<M>(path: string): LoadedCheckpoint<M> {
+/** One checkpoint file, its checksum verified (a UserError naming the file when it fails). */
+export function readCheckpoint<M>(path: string): LoadedCheckpoint<M> {
   const file = decodeSafetensors(readFileSync(path), path);
   const metaText = file.metadata.meta;
   if (metaText === undefined) throw new UserError(`${path}: no "meta" entry in the metadata (corrupt checkpoint)`);
@@ -105,7 +106,7 @@ export function readLatestCheckpoint<M>(dir: string, warn: (message: string) => 
   const candidates = listCheckpoints(dir).reverse();
   for (const name of candidates) {
     try {
-      return readVerified<M>(join(dir, name));
+      return readCheckpoint<M>(join(dir, name));
     } catch (err) {
       warn(`warning: skipping checkpoint ${join(dir, name)}: ${(err as Error).message}`);
     }

@@ -1,32 +1,41 @@
 /**
  * Making a rating study: which weights each argument names (a run directory's final EMA
- * policy or a weight file), the pair plan (method pairs × prompts, a noise row per pair,
+ * policy, a checkpoint's EMA policy or a weight file), the pair plan (method pairs × prompts, a noise row per pair,
  * left/right drawn per pair from the study's seeded generator, shown in a shuffled order) and
  * the images — both images of a pair sampled by the ODE sampler from the same prompt and
  * the same initial noise, stored content-addressed as images/<sha256>.png.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { initEngine, numpy as np } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
 import { HostRng, KeyChain } from "../engine/prng.js";
 import { disposeTree } from "../engine/tree.js";
 import { encodeGridPng } from "../diagnostics/image-grid.js";
-import { loadVelocityModel } from "../models/io.js";
+import { loadVelocityModel, type LoadedWeights } from "../models/io.js";
+import type { VelocityModel } from "../models/model.js";
 import { tokenizePrompt } from "../models/prompts.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { runPaths } from "../rl/run.js";
+import { checkpointAt, checkpointEpochs, checkpointNearestProxy, evaluatedProxies, isCheckpointFile, loadCheckpointPolicy } from "../rl/policy.js";
 import { IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
 
 /** Where a method's images come from. */
 export interface StudySource {
   label: string;
-  /** The weight file (absolute). */
+  /** The weight file or training checkpoint (absolute). */
   weights: string;
   /** A run directory's config.yaml, when the argument was a run. */
   runConfig?: string;
+  /** When `weights` is a training checkpoint: its epoch and, if the run evaluated it, the proxy reward there. */
+  checkpoint?: { epoch: number; proxy: number | null };
+}
+
+export interface SourceOptions {
+  /** Pick each run directory's checkpoint whose evaluated proxy reward is nearest this level. */
+  atProxy?: number;
 }
 
 /** What the command line sets of a study; the rest of its config (shape, token, time) is derived. */
@@ -36,22 +45,44 @@ export type StudyOptions = Omit<StudyConfig, "sampleShape" | "token" | "createdA
 const IMAGE_SCALE = 4;
 const SAMPLE_BATCH = 50;
 
-/** A run directory (its final EMA policy) or a .safetensors weight file. */
-export function resolveSources(args: readonly string[]): StudySource[] {
+/**
+ * What each argument names: a run directory (its final EMA policy, or with `atProxy` its
+ * checkpoint nearest that proxy level), `<run>@<epoch>` (the EMA policy of that epoch's
+ * checkpoint), a checkpoint file, or a .safetensors weight file.
+ */
+export function resolveSources(args: readonly string[], options: SourceOptions = {}): StudySource[] {
+  const fromCheckpoint = (file: string, name: string): Omit<StudySource, "label"> & { name: string } => {
+    const runDir = dirname(dirname(file));
+    const epoch = Number(/ckpt-(\d{8})/.exec(basename(file))![1]);
+    const config = runPaths(runDir).config;
+    return { name: `${name}@${epoch}`, weights: file, runConfig: existsSync(config) ? config : undefined, checkpoint: { epoch, proxy: evaluatedProxies(runDir).get(epoch) ?? null } };
+  };
   const sources = args.map((arg): Omit<StudySource, "label"> & { name: string } => {
+    const at = /^(.*)@(\d+)$/.exec(arg);
+    if (at) {
+      const dir = resolve(at[1]);
+      if (!existsSync(join(dir, "config.yaml"))) throw new UserError(`${arg}: ${at[1]} is not a run directory (no config.yaml); <run>@<epoch> names the policy of a run's checkpoint`);
+      return fromCheckpoint(checkpointAt(dir, Number(at[2])), basename(dir));
+    }
     const abs = resolve(arg);
     let isDir: boolean;
     try {
       isDir = statSync(abs).isDirectory();
     } catch {
-      throw new UserError(`${arg}: not found (expected a run directory or a .safetensors weight file)`);
+      throw new UserError(`${arg}: not found (expected a run directory, <run>@<epoch>, a checkpoint or a .safetensors weight file)`);
     }
     if (!isDir) {
-      if (!abs.endsWith(".safetensors")) throw new UserError(`${arg}: expected a run directory or a .safetensors weight file`);
+      if (!abs.endsWith(".safetensors")) throw new UserError(`${arg}: expected a run directory, <run>@<epoch>, a checkpoint or a .safetensors weight file`);
+      if (isCheckpointFile(abs)) return fromCheckpoint(abs, basename(dirname(dirname(abs))));
       return { name: basename(abs, ".safetensors"), weights: abs };
     }
+    if (options.atProxy !== undefined) {
+      const match = checkpointNearestProxy(abs, options.atProxy);
+      if (!match) throw new UserError(`${arg}: --at-proxy needs checkpoints at evaluated epochs (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; evaluations at ${[...evaluatedProxies(abs).keys()].join(", ") || "none"})`);
+      return fromCheckpoint(checkpointAt(abs, match.epoch), basename(abs));
+    }
     const paths = runPaths(abs);
-    if (!existsSync(paths.policy)) throw new UserError(`${arg}: no ${basename(paths.policy)} (a run writes its final EMA policy there when training ends)`);
+    if (!existsSync(paths.policy)) throw new UserError(`${arg}: no ${basename(paths.policy)} (a run writes its final EMA policy there when training ends; <run>@<epoch> rates a checkpoint)`);
     return { name: basename(abs), weights: paths.policy, runConfig: existsSync(paths.config) ? paths.config : undefined };
   });
   const seen = new Map<string, number>();
@@ -60,6 +91,11 @@ export function resolveSources(args: readonly string[]): StudySource[] {
     seen.set(name, n);
     return { label: n === 1 ? name : `${name} (${n})`, ...rest };
   });
+}
+
+/** The velocity model and parameters a source names. */
+function loadSource(source: StudySource): LoadedWeights<VelocityModel> {
+  return source.checkpoint ? loadCheckpointPolicy(source.weights) : loadVelocityModel(source.weights);
 }
 
 /** ratings/<a>-vs-<b>…, from the sources' labels. */
@@ -105,7 +141,8 @@ function describeMethod(source: StudySource, metadata: Record<string, unknown>):
       /* fall back to the weight file's metadata */
     }
   }
-  if (trained?.algorithm) return `${trained.algorithm}${trained.dynamics ? ` on ${trained.dynamics}` : ""}`;
+  const at = source.checkpoint ? `, epoch ${source.checkpoint.epoch}${source.checkpoint.proxy !== null ? ` (evaluated proxy ${source.checkpoint.proxy.toFixed(3)})` : ""}` : "";
+  if (trained?.algorithm) return `${trained.algorithm}${trained.dynamics ? ` on ${trained.dynamics}` : ""}${at}`;
   const recipe = metadata.recipe as { command?: string } | undefined;
   if (recipe?.command === "grpo-guard pretrain") return "pretrained base";
   return "unknown method";
@@ -117,7 +154,7 @@ const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes
 export async function createStudy(dir: string, sources: readonly StudySource[], options: StudyOptions, log: (line: string) => void = () => {}): Promise<StudyStore> {
   if (options.pairs < 1) throw new UserError(`--pairs expects a positive integer, got ${options.pairs}`);
   await initEngine();
-  const loaded = sources.map((source) => ({ source, ...loadVelocityModel(source.weights) }));
+  const loaded = sources.map((source) => ({ source, ...loadSource(source) }));
   try {
     const first = loaded[0];
     const shape = first.model.config.sampleShape;

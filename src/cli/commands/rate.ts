@@ -8,7 +8,7 @@ import { LOOPBACK_HOSTS, startRatingServer } from "../../rating/server.js";
 import { QUESTIONS, StudyStore, type Question } from "../../rating/store.js";
 import { changedWeights, checkReopened, createStudy, defaultStudyDir, resolveSources, STUDY_FLAGS, type StudyOptions } from "../../rating/study.js";
 import { DEFAULT_SAMPLE_STEPS } from "../defaults.js";
-import { nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
+import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
 
 interface RateOptions {
   study?: string;
@@ -29,6 +29,7 @@ interface RateOptions {
   plan?: boolean;
   raters: number;
   agreement: number;
+  atProxy?: number;
 }
 
 function agreementValue(raw: string): number {
@@ -68,7 +69,8 @@ export function registerRate(program: Command): void {
   program
     .command("rate")
     .description("blind pairwise human rating (win / tie / lose) of runs' final EMA policies, served on 127.0.0.1; votes kept in the study's SQLite file")
-    .argument("[runs...]", "run directories (their policy-ema.safetensors) or .safetensors weight files; two or more to make a study, none to reopen --study")
+    .argument("[runs...]", "run directories (their policy-ema.safetensors), <run>@<epoch> (the EMA policy of that epoch's checkpoint), checkpoint files or .safetensors weight files; two or more to make a study, none to reopen --study")
+    .option("--at-proxy <level>", "rate each run directory's policy at a matched proxy reward: its checkpoint whose evaluated proxy is nearest <level>", finiteNumber("--at-proxy"))
     .option("--study <dir>", "study directory (default: ratings/<a>-vs-<b>); an existing study is continued")
     .option("--pairs <n>", "image pairs in a new study", positiveInt("--pairs"), 20)
     .addOption(new Option("--question <q>", "likeness: which looks more like a real handwritten digit; alignment: which is a clearer <prompt>").choices(QUESTIONS).default("likeness"))
@@ -90,7 +92,10 @@ export function registerRate(program: Command): void {
     .action(async (runs: string[], opts: RateOptions, command: Command) => {
       if (opts.plan) return printPlan(opts.raters, opts.agreement);
       if (opts.port > 65535) throw new UserError(`--port expects a port number up to 65535, got ${opts.port}`);
-      const sources = resolveSources(runs);
+      const sources = resolveSources(runs, { atProxy: opts.atProxy });
+      for (const s of sources) {
+        if (s.checkpoint) console.log(`${s.label}: checkpoint of epoch ${s.checkpoint.epoch}${s.checkpoint.proxy !== null ? `, evaluated proxy ${s.checkpoint.proxy.toFixed(3)}` : " (not evaluated)"}`);
+      }
       const dir = opts.study ?? (sources.length > 0 ? defaultStudyDir(sources) : undefined);
       if (!dir) throw new UserError("rate: give two or more runs to compare (run directories or .safetensors files), or --study DIR to continue a study");
       const options: StudyOptions = {

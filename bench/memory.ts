@@ -7,11 +7,15 @@
  * free recorded (src/engine/memory.ts), and prints one JSON line:
  * - per phase (sampling, training) of each epoch: resident set (VmRSS), its high-water mark
  *   (VmHWM), the V8 heap, and the peak of live device bytes in that phase;
+ * - `wasm_memory_mib`: the engine's wasm linear memory as it is (its byte length, which only
+ *   grows: what the allocator in use — jax-js patched by patches/ — has touched so far);
  * - `allocator_replay`: the recorded trace replayed through a model of jax-js 0.1.25's wasm
- *   allocator (exact size classes, one free list per class, bump pointer that never moves
- *   back: the wasm linear memory it touches) and through a coalescing first-fit allocator —
- *   how much of the resident set is live data and how much is the allocator's policy.
+ *   allocator as published (exact size classes, one free list per class, bump pointer that
+ *   never moves back) and through coalescing first- and best-fit allocators for blocks above
+ *   64 KiB (best fit is what the patch does) — how much of the resident set is live data and
+ *   how much is the allocator's policy.
  */
+import { wasmMemoryBytes } from "./wasm-memory.js"; // first: it must see the engine's memory being made
 import { readFileSync } from "node:fs";
 import { initEngine, random } from "../src/engine/jax.js";
 import { peakLiveBytes, recordBufferEvents, trackBuffers, type BufferEvent } from "../src/engine/memory.js";
@@ -173,8 +177,9 @@ export function liveAtPeak(events: readonly BufferEvent[], top = 8): { mib: numb
 // ---- the run ----------------------------------------------------------------------------
 
 if (process.argv[1]?.endsWith("memory.js")) {
-  const epochs = Number(process.argv[2] ?? 2);
-  const chunkRows = Number(process.argv[3] ?? TrainConfigSchema.parse({ name: "x" }).train.chunkRows);
+  const args = process.argv.slice(2);
+  const epochs = Number(args[0] ?? 2);
+  const chunkRows = Number(args[1] ?? TrainConfigSchema.parse({ name: "x" }).train.chunkRows);
   await initEngine();
   await trackBuffers();
   const events = recordBufferEvents();
@@ -201,7 +206,8 @@ if (process.argv[1]?.endsWith("memory.js")) {
       vm_hwm_mib: +hwm.toFixed(0),
       v8_heap_mib: +(mem.heapUsed / MiB).toFixed(0),
       peak_live_device_mib: +((peakLiveBytes(true) ?? 0) / MiB).toFixed(0),
-      jax_allocator_high_water_mib: +(replaySizeClass(events) / MiB).toFixed(0),
+      wasm_memory_mib: +(wasmMemoryBytes() / MiB).toFixed(0),
+      v8_heap_total_mib: +(mem.heapTotal / MiB).toFixed(0),
     });
   };
   // Phase boundaries: the first minibatch gradient of an epoch ends its sampling.
@@ -234,7 +240,7 @@ if (process.argv[1]?.endsWith("memory.js")) {
       events: events.length,
       allocator_replay: {
         peak_live_device_mib: +(Math.max(...phases.map((p) => p.peak_live_device_mib as number))).toFixed(0),
-        jax_size_classes_mib: +(replaySizeClass(events) / MiB).toFixed(0),
+        jax_published_size_classes_mib: +(replaySizeClass(events) / MiB).toFixed(0),
         coalescing_first_fit_mib: +(replayCoalescing(events, "first") / MiB).toFixed(0),
         coalescing_best_fit_mib: +(replayCoalescing(events, "best") / MiB).toFixed(0),
       },

@@ -10,6 +10,7 @@
  */
 import { HostRng, KeyChain, type KeyChainState } from "../engine/prng.js";
 import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
+import { collectHostGarbage } from "../engine/gc.js";
 import type { VelocityModel } from "../models/model.js";
 import type { TrainConfig } from "../config/train.js";
 import type { EpochRecord, EvalRecord, FaultEvent } from "../diagnostics/records.js";
@@ -129,6 +130,8 @@ export class GrpoTrainer {
     const methodState: Record<string, number> = {};
     if (config.sampling.window.mode !== "all") methodState.windowStart = window[0] ?? -1;
     const { adv, perSample } = await this.advantages(scores, rollout, methodState);
+    // The wasm memory peaks in training: enter it with the JS heap collected (src/engine/gc.ts).
+    collectHostGarbage();
     const t2 = performance.now();
 
     const schedule = trainableSteps(this.schedule, this.dynamics).map((i) => this.dynamics.coefficients(this.schedule, i, config.sampling.eta));

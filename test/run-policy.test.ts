@@ -1,7 +1,8 @@
 /**
  * A run's policy at a checkpoint (src/rl/policy.ts) and rating it (`rate <run>@<epoch>`,
- * `rate --at-proxy`): a real tiny run that checkpoints and evaluates every epoch; the last
- * checkpoint's EMA policy must be the run's final policy-ema.safetensors, tensor for tensor.
+ * `rate --at-proxy`): a real tiny run that checkpoints every epoch and evaluates every other;
+ * the last checkpoint's EMA policy must be the run's final policy-ema.safetensors, tensor for
+ * tensor, and a proxy measured at a checkpoint must be the one the run's evaluation recorded.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,20 +13,20 @@ import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
 import { readSafetensorsFile, treeToHost } from "../src/engine/safetensors.js";
 import { disposeTree } from "../src/engine/tree.js";
-import { checkpointAt, checkpointEpochs, checkpointNearestProxy, evaluatedProxies, loadCheckpointPolicy } from "../src/rl/policy.js";
-import { createStudy, resolveSources } from "../src/rating/study.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluatedProxies, knownProxies, loadCheckpointPolicy, measureCheckpointProxy } from "../src/rl/policy.js";
+import { argumentsAtProxy, createStudy, resolveSources } from "../src/rating/study.js";
 import { bin, env } from "./rating-fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "grpo-guard-run-policy-"));
 after(() => rmSync(root, { recursive: true, force: true }));
-const EPOCHS = 3;
+const EPOCHS = 4;
 
 let run = "";
 before(async () => {
   await initEngine();
   const sets = [
     "model.weights=", "model.preset=dit-tiny", "name=tiny", `output.dir=${root}`, "prompts.perEpoch=2", "groupSize=4", "sampling.steps=3",
-    `train.epochs=${EPOCHS}`, "train.minibatch=4", "train.lr=3e-3", "eval.every=1", "eval.perPrompt=2", "eval.steps=3", "checkpoint.every=1", "checkpoint.keep=8",
+    `train.epochs=${EPOCHS}`, "train.minibatch=4", "train.lr=3e-3", "eval.every=2", "eval.perPrompt=2", "eval.steps=3", "checkpoint.every=1", "checkpoint.keep=8", "diagnostics.velocityNormEval=true",
   ];
   const r = spawnSync(process.execPath, [bin, "train", ...sets.flatMap((s) => ["--set", s])], { encoding: "utf8", env, timeout: 180_000 });
   assert.equal(r.status, 0, `fixture run failed:\n${r.stdout}\n${r.stderr}`);
@@ -34,7 +35,7 @@ before(async () => {
 
 describe("a run's policy at a checkpoint", () => {
   test("the last checkpoint's EMA policy is the final policy-ema.safetensors, tensor for tensor", async () => {
-    assert.deepEqual(checkpointEpochs(run), [0, 1, 2, 3]);
+    assert.deepEqual(checkpointEpochs(run), [0, 1, 2, 3, 4]);
     const loaded = loadCheckpointPolicy(checkpointAt(run, EPOCHS));
     try {
       assert.equal(loaded.epoch, EPOCHS);
@@ -57,30 +58,41 @@ describe("a run's policy at a checkpoint", () => {
     }
   });
 
-  test("--at-proxy picks the checkpointed epoch whose evaluated proxy is nearest the level", () => {
-    const proxies = evaluatedProxies(run);
-    assert.deepEqual([...proxies.keys()], [0, 1, 2, 3]);
-    for (const [epoch, proxy] of proxies) {
-      const match = checkpointNearestProxy(run, proxy + 1e-9);
-      assert.equal(match?.proxy, proxy);
-      // Another epoch with exactly this proxy would be an equally good match; the earlier one wins.
-      assert.equal(match?.epoch, Math.min(...[...proxies].filter(([, p]) => p === proxy).map(([e]) => e)), `epoch ${epoch}`);
-    }
-    const low = Math.min(...proxies.values());
-    assert.equal(checkpointNearestProxy(run, low - 10)?.proxy, low);
+  test("a proxy measured at a checkpoint is the one the run's evaluation recorded there", async () => {
+    const evaluated = evaluatedProxies(run);
+    assert.deepEqual([...evaluated.keys()], [0, 2, 4]);
+    assert.equal(await measureCheckpointProxy(run, 2), evaluated.get(2));
+    assert.equal(await measureCheckpointProxy(run, 4), evaluated.get(4));
+  });
+
+  test("--at-proxy measures the checkpoints between the evaluations around the crossing, then takes the nearest", async () => {
+    const evaluated = evaluatedProxies(run);
+    const [p0, p2] = [evaluated.get(0)!, evaluated.get(2)!];
+    assert.notEqual(p0, p2, "the fixture's proxy moves between its first two evaluations");
+    const level = (p0 + p2) / 2;
+    const lines: string[] = [];
+    const match = await checkpointAtProxy(run, level, (line) => lines.push(line));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /^tiny: measured the proxy of the epoch-1 checkpoint: \d\.\d{4}$/);
+    const known = knownProxies(run);
+    assert.deepEqual([...known.keys()].sort(), [0, 1, 2, 4], "epoch 3 lies outside the crossing and is not measured");
+    const nearest = [...known].sort((a, b) => Math.abs(a[1] - level) - Math.abs(b[1] - level) || a[0] - b[0])[0];
+    assert.deepEqual(match, { epoch: nearest[0], proxy: nearest[1] });
+    const again: string[] = [];
+    assert.deepEqual(await checkpointAtProxy(run, level, (line) => again.push(line)), match);
+    assert.deepEqual(again, [], "measured proxies are kept (checkpoints/checkpoint-proxies.json)");
+    assert.deepEqual(await argumentsAtProxy([run, join(root, "weights.safetensors")], level), [`${run}@${match!.epoch}`, join(root, "weights.safetensors")]);
   });
 
   test("rate's arguments: <run>@<epoch>, a checkpoint file, --at-proxy, and errors that name what exists", async () => {
     const [at1, file2] = resolveSources([`${run}@1`, checkpointAt(run, 2)]);
     assert.equal(at1.label, "tiny@1");
-    assert.deepEqual(at1.checkpoint, { epoch: 1, proxy: evaluatedProxies(run).get(1) });
+    assert.deepEqual(at1.checkpoint, { epoch: 1, proxy: knownProxies(run).get(1) ?? null });
     assert.equal(file2.label, "tiny@2");
     assert.equal(file2.runConfig, join(run, "config.yaml"));
-    const level = evaluatedProxies(run).get(2)!;
-    assert.equal(resolveSources([run], { atProxy: level })[0].checkpoint?.proxy, level);
-    assert.equal(resolveSources([run])[0].checkpoint, undefined, "without --at-proxy a run is its final policy");
+    assert.equal(resolveSources([run])[0].checkpoint, undefined, "a run directory is its final policy");
 
-    assert.throws(() => resolveSources([`${run}@7`]), /tiny: no checkpoint of epoch 7 \(checkpoints of epochs 0, 1, 2, 3;/);
+    assert.throws(() => resolveSources([`${run}@7`]), /tiny: no checkpoint of epoch 7 \(checkpoints of epochs 0, 1, 2, 3, 4;/);
     assert.throws(() => resolveSources([`${root}@1`]), /is not a run directory \(no config\.yaml\)/);
     const stray = join(root, "stray");
     mkdirSync(stray);
@@ -91,7 +103,7 @@ describe("a run's policy at a checkpoint", () => {
     try {
       const methods = store.methods();
       assert.deepEqual(methods.map((m) => m.label), ["tiny@1", "tiny@2"]);
-      assert.match(methods[0].method, /^grpo-guard on flow-sde, epoch 1 \(evaluated proxy \d\.\d{3}\)$/);
+      assert.match(methods[0].method, /^grpo-guard on flow-sde, epoch 1 \(proxy \d\.\d{3}\)$/);
       assert.equal(store.pairs().length, 2);
     } finally {
       store.close();

@@ -19,7 +19,7 @@ import type { VelocityModel } from "../models/model.js";
 import { tokenizePrompt } from "../models/prompts.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { runPaths } from "../rl/run.js";
-import { checkpointAt, checkpointEpochs, checkpointNearestProxy, evaluatedProxies, isCheckpointFile, loadCheckpointPolicy } from "../rl/policy.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochs, isCheckpointFile, knownProxies, loadCheckpointPolicy } from "../rl/policy.js";
 import { IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
 
 /** Where a method's images come from. */
@@ -33,11 +33,6 @@ export interface StudySource {
   checkpoint?: { epoch: number; proxy: number | null };
 }
 
-export interface SourceOptions {
-  /** Pick each run directory's checkpoint whose evaluated proxy reward is nearest this level. */
-  atProxy?: number;
-}
-
 /** What the command line sets of a study; the rest of its config (shape, token, time) is derived. */
 export type StudyOptions = Omit<StudyConfig, "sampleShape" | "token" | "createdAt">;
 
@@ -46,16 +41,15 @@ const IMAGE_SCALE = 4;
 const SAMPLE_BATCH = 50;
 
 /**
- * What each argument names: a run directory (its final EMA policy, or with `atProxy` its
- * checkpoint nearest that proxy level), `<run>@<epoch>` (the EMA policy of that epoch's
- * checkpoint), a checkpoint file, or a .safetensors weight file.
+ * What each argument names: a run directory (its final EMA policy), `<run>@<epoch>` (the EMA
+ * policy of that epoch's checkpoint), a checkpoint file, or a .safetensors weight file.
  */
-export function resolveSources(args: readonly string[], options: SourceOptions = {}): StudySource[] {
+export function resolveSources(args: readonly string[]): StudySource[] {
   const fromCheckpoint = (file: string, name: string): Omit<StudySource, "label"> & { name: string } => {
     const runDir = dirname(dirname(file));
     const epoch = Number(/ckpt-(\d{8})/.exec(basename(file))![1]);
     const config = runPaths(runDir).config;
-    return { name: `${name}@${epoch}`, weights: file, runConfig: existsSync(config) ? config : undefined, checkpoint: { epoch, proxy: evaluatedProxies(runDir).get(epoch) ?? null } };
+    return { name: `${name}@${epoch}`, weights: file, runConfig: existsSync(config) ? config : undefined, checkpoint: { epoch, proxy: knownProxies(runDir).get(epoch) ?? null } };
   };
   const sources = args.map((arg): Omit<StudySource, "label"> & { name: string } => {
     const at = /^(.*)@(\d+)$/.exec(arg);
@@ -76,11 +70,6 @@ export function resolveSources(args: readonly string[], options: SourceOptions =
       if (isCheckpointFile(abs)) return fromCheckpoint(abs, basename(dirname(dirname(abs))));
       return { name: basename(abs, ".safetensors"), weights: abs };
     }
-    if (options.atProxy !== undefined) {
-      const match = checkpointNearestProxy(abs, options.atProxy);
-      if (!match) throw new UserError(`${arg}: --at-proxy needs checkpoints at evaluated epochs (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; evaluations at ${[...evaluatedProxies(abs).keys()].join(", ") || "none"})`);
-      return fromCheckpoint(checkpointAt(abs, match.epoch), basename(abs));
-    }
     const paths = runPaths(abs);
     if (!existsSync(paths.policy)) throw new UserError(`${arg}: no ${basename(paths.policy)} (a run writes its final EMA policy there when training ends; <run>@<epoch> rates a checkpoint)`);
     return { name: basename(abs), weights: paths.policy, runConfig: existsSync(paths.config) ? paths.config : undefined };
@@ -91,6 +80,26 @@ export function resolveSources(args: readonly string[], options: SourceOptions =
     seen.set(name, n);
     return { label: n === 1 ? name : `${name} (${n})`, ...rest };
   });
+}
+
+/**
+ * `--at-proxy`: each run-directory argument becomes `<run>@<epoch>`, its checkpoint whose proxy
+ * is nearest `level` (checkpointAtProxy; it may measure checkpoints the run did not evaluate).
+ * Other arguments pass unchanged.
+ */
+export async function argumentsAtProxy(args: readonly string[], level: number, log: (line: string) => void = () => {}): Promise<string[]> {
+  const out: string[] = [];
+  for (const arg of args) {
+    const abs = resolve(arg);
+    if (!existsSync(join(abs, "config.yaml"))) {
+      out.push(arg);
+      continue;
+    }
+    const match = await checkpointAtProxy(abs, level, log);
+    if (!match) throw new UserError(`${arg}: --at-proxy needs a checkpoint with a proxy (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; keep them with checkpoint.keep)`);
+    out.push(`${abs}@${match.epoch}`);
+  }
+  return out;
 }
 
 /** The velocity model and parameters a source names. */
@@ -141,7 +150,7 @@ function describeMethod(source: StudySource, metadata: Record<string, unknown>):
       /* fall back to the weight file's metadata */
     }
   }
-  const at = source.checkpoint ? `, epoch ${source.checkpoint.epoch}${source.checkpoint.proxy !== null ? ` (evaluated proxy ${source.checkpoint.proxy.toFixed(3)})` : ""}` : "";
+  const at = source.checkpoint ? `, epoch ${source.checkpoint.epoch}${source.checkpoint.proxy !== null ? ` (proxy ${source.checkpoint.proxy.toFixed(3)})` : ""}` : "";
   if (trained?.algorithm) return `${trained.algorithm}${trained.dynamics ? ` on ${trained.dynamics}` : ""}${at}`;
   const recipe = metadata.recipe as { command?: string } | undefined;
   if (recipe?.command === "grpo-guard pretrain") return "pretrained base";

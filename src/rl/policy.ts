@@ -4,7 +4,7 @@
  * config.yaml — so a policy from the middle of training can be sampled, rated or compared like
  * a final `policy-ema.safetensors`.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { random } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
@@ -12,6 +12,12 @@ import { listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
 import { treeFromTensors, type TensorRecord } from "../engine/safetensors.js";
 import { disposeTree } from "../engine/tree.js";
 import { readMetrics } from "../diagnostics/metrics.js";
+import { KeyChain } from "../engine/prng.js";
+import { writeFileAtomic } from "../engine/safetensors.js";
+import { createReward } from "../rewards/registry.js";
+import { initialNoise, OdeSampler } from "../sampling/ode.js";
+import { decodeSamples } from "../sampling/sde.js";
+import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
 import { loadVelocityModel, type LoadedWeights } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
@@ -52,22 +58,84 @@ export function evaluatedProxies(runDir: string): Map<number, number> {
   return out;
 }
 
+/** Proxies measured at checkpoints the run did not evaluate (measureCheckpointProxy), kept beside the checkpoints. */
+const MEASURED_FILE = "checkpoint-proxies.json";
+
+function measuredProxies(runDir: string): Map<number, number> {
+  const file = join(runPaths(runDir).checkpoints, MEASURED_FILE);
+  if (!existsSync(file)) return new Map();
+  try {
+    const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    return new Map(Object.entries(data).flatMap(([epoch, proxy]) => (typeof proxy === "number" && Number.isFinite(proxy) ? [[Number(epoch), proxy]] : [])));
+  } catch {
+    return new Map(); // unreadable: measured again
+  }
+}
+
+/** Every proxy known for a run's checkpoints: its evaluations, then the measured ones. */
+export function knownProxies(runDir: string): Map<number, number> {
+  const out = measuredProxies(runDir);
+  for (const [epoch, proxy] of evaluatedProxies(runDir)) out.set(epoch, proxy);
+  return out;
+}
+
+/**
+ * The proxy reward of a checkpoint's EMA policy, measured as the run's evaluations measure it
+ * (its eval prompts × eval.perPrompt, eval.seed's noise, eval.steps ODE steps, its rewards and
+ * weights; no gold), and kept in `<run>/checkpoints/checkpoint-proxies.json`.
+ */
+export async function measureCheckpointProxy(runDir: string, epoch: number): Promise<number> {
+  const config = readRunConfig(runDir);
+  const rewards: WeightedReward[] = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
+  const { model, params } = loadCheckpointPolicy(checkpointAt(runDir, epoch));
+  const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
+  try {
+    const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
+    const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
+    const images = await decodeSamples(await sampler.sample(params, noise, prompts), model.config.sampleShape);
+    const scores = await scoreRewards(rewards, images, model.config.sampleShape, prompts);
+    const proxy = rewardSummaries(rewards, scores).reduce((a, r, k) => a + rewards[k].weight * r.mean, 0);
+    const measured = measuredProxies(runDir);
+    measured.set(epoch, proxy);
+    const file = join(runPaths(runDir).checkpoints, MEASURED_FILE);
+    writeFileAtomic(file, Buffer.from(JSON.stringify(Object.fromEntries([...measured].sort((x, y) => x[0] - y[0])), null, 1) + "\n"));
+    return proxy;
+  } finally {
+    sampler.dispose();
+    disposeTree(params);
+    for (const { reward } of rewards) reward.dispose?.();
+  }
+}
+
 export interface ProxyMatch {
   epoch: number;
-  /** The run's evaluated proxy reward at that epoch. */
+  /** The proxy reward at that epoch (evaluated by the run, or measured at its checkpoint). */
   proxy: number;
 }
 
 /**
- * The checkpointed epoch whose evaluated proxy lies nearest `level` (ties: the earlier epoch) —
- * a run's policy at a matched proxy reward, to the resolution of its evaluations. Null when no
- * epoch has both a checkpoint and an evaluation.
+ * A run's policy at a matched proxy reward: the checkpoint whose proxy lies nearest `level`
+ * (ties: the earlier epoch). Checkpoints the run did not evaluate are measured first where they
+ * can matter — between the two evaluations around the run's first crossing of `level` — so the
+ * match has the checkpoints' resolution (checkpoint.every), not the evaluations'. Null when the
+ * run has no checkpoint with a proxy.
  */
-export function checkpointNearestProxy(runDir: string, level: number): ProxyMatch | null {
-  const proxies = evaluatedProxies(runDir);
+export async function checkpointAtProxy(runDir: string, level: number, log: (line: string) => void = () => {}): Promise<ProxyMatch | null> {
+  const epochs = checkpointEpochs(runDir);
+  const evaluated = [...evaluatedProxies(runDir)].sort((a, b) => a[0] - b[0]);
+  const crossing = evaluated.findIndex(([, proxy], i) => i > 0 && (evaluated[i - 1][1] - level) * (proxy - level) <= 0);
+  if (crossing > 0) {
+    const known = knownProxies(runDir);
+    const [from, to] = [evaluated[crossing - 1][0], evaluated[crossing][0]];
+    for (const epoch of epochs.filter((e) => e > from && e < to && !known.has(e))) {
+      const proxy = await measureCheckpointProxy(runDir, epoch);
+      log(`${basename(runDir)}: measured the proxy of the epoch-${epoch} checkpoint: ${proxy.toFixed(4)}`);
+    }
+  }
+  const known = knownProxies(runDir);
   let best: ProxyMatch | null = null;
-  for (const epoch of checkpointEpochs(runDir)) {
-    const proxy = proxies.get(epoch);
+  for (const epoch of epochs) {
+    const proxy = known.get(epoch);
     if (proxy === undefined) continue;
     if (best === null || Math.abs(proxy - level) < Math.abs(best.proxy - level)) best = { epoch, proxy };
   }

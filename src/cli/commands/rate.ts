@@ -2,11 +2,12 @@ import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UserError } from "../../engine/errors.js";
+import { initEngine } from "../../engine/jax.js";
 import { plural, resultsMarkdown, studyResults, votesCsv } from "../../rating/results.js";
 import { sizingTable } from "../../rating/stats.js";
 import { LOOPBACK_HOSTS, startRatingServer } from "../../rating/server.js";
 import { QUESTIONS, StudyStore, type Question } from "../../rating/store.js";
-import { changedWeights, checkReopened, createStudy, defaultStudyDir, resolveSources, STUDY_FLAGS, type StudyOptions } from "../../rating/study.js";
+import { argumentsAtProxy, changedWeights, checkReopened, createStudy, defaultStudyDir, resolveSources, STUDY_FLAGS, type StudyOptions } from "../../rating/study.js";
 import { DEFAULT_SAMPLE_STEPS } from "../defaults.js";
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
 
@@ -70,7 +71,7 @@ export function registerRate(program: Command): void {
     .command("rate")
     .description("blind pairwise human rating (win / tie / lose) of runs' final EMA policies, served on 127.0.0.1; votes kept in the study's SQLite file")
     .argument("[runs...]", "run directories (their policy-ema.safetensors), <run>@<epoch> (the EMA policy of that epoch's checkpoint), checkpoint files or .safetensors weight files; two or more to make a study, none to reopen --study")
-    .option("--at-proxy <level>", "rate each run directory's policy at a matched proxy reward: its checkpoint whose evaluated proxy is nearest <level>", finiteNumber("--at-proxy"))
+    .option("--at-proxy <level>", "rate each run directory's policy at a matched proxy reward: its checkpoint whose proxy is nearest <level> (checkpoints between the evaluations around the crossing are measured first)", finiteNumber("--at-proxy"))
     .option("--study <dir>", "study directory (default: ratings/<a>-vs-<b>); an existing study is continued")
     .option("--pairs <n>", "image pairs in a new study", positiveInt("--pairs"), 20)
     .addOption(new Option("--question <q>", "likeness: which looks more like a real handwritten digit; alignment: which is a clearer <prompt>").choices(QUESTIONS).default("likeness"))
@@ -92,9 +93,10 @@ export function registerRate(program: Command): void {
     .action(async (runs: string[], opts: RateOptions, command: Command) => {
       if (opts.plan) return printPlan(opts.raters, opts.agreement);
       if (opts.port > 65535) throw new UserError(`--port expects a port number up to 65535, got ${opts.port}`);
-      const sources = resolveSources(runs, { atProxy: opts.atProxy });
+      if (opts.atProxy !== undefined) await initEngine();
+      const sources = resolveSources(opts.atProxy === undefined ? runs : await argumentsAtProxy(runs, opts.atProxy, (line) => process.stderr.write(line + "\n")));
       for (const s of sources) {
-        if (s.checkpoint) console.log(`${s.label}: checkpoint of epoch ${s.checkpoint.epoch}${s.checkpoint.proxy !== null ? `, evaluated proxy ${s.checkpoint.proxy.toFixed(3)}` : " (not evaluated)"}`);
+        if (s.checkpoint) console.log(`${s.label}: checkpoint of epoch ${s.checkpoint.epoch}${s.checkpoint.proxy !== null ? `, proxy ${s.checkpoint.proxy.toFixed(3)}` : " (proxy not measured)"}`);
       }
       const dir = opts.study ?? (sources.length > 0 ? defaultStudyDir(sources) : undefined);
       if (!dir) throw new UserError("rate: give two or more runs to compare (run directories or .safetensors files), or --study DIR to continue a study");

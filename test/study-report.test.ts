@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { buildB3Report, envelope, headlineMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { buildB3Report, envelope, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -180,6 +180,33 @@ test("the headline: the highest level every finished run of ≥ 2 settings reach
   const h2 = headline(two, [GOLD], [0.6, 0.7, 0.8, 0.9])!;
   assert.equal(h2.level, 0.7);
   assert.equal(h2.best[0].setting.label, "kl-0.16");
+});
+
+test("the every-method headline: the highest level every method reaches with some setting, below the farthest one", () => {
+  // kl has two settings: kl-0.16 reaches 0.7 (not 0.8); kl-4 stays below 0.6. guard and flow reach 0.9.
+  const runs = [0, 1, 2].flatMap((seed) => [
+    summary(`a${seed}`, "kl", "kl-0.16", seed, [[0.5, 0.9], [0.75, 0.88 - 0.01 * seed]]),
+    summary(`k${seed}`, "kl", "kl-4", seed, [[0.5, 0.9], [0.55, 0.9]]),
+    summary(`b${seed}`, "guard", "guard", seed, [[0.5, 0.9], [0.9, 0.7 + 0.01 * seed]]),
+    summary(`c${seed}`, "flow", "flow", seed, [[0.5, 0.9], [0.9, 0.5 + 0.01 * seed]]),
+  ]);
+  const { methods } = groupRuns(runs);
+  const all = headline(methods, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method")!;
+  assert.equal(all.scope, "every-method");
+  assert.equal(all.level, 0.7, "kl's best setting reaches 0.7, none of its settings 0.8");
+  assert.deepEqual(all.compared.map((s) => s.label), ["kl-0.16", "guard", "flow"]);
+  assert.deepEqual(all.censored.map((s) => s.label), ["kl-4"]);
+  assert.equal(headline(methods, [GOLD], [0.6, 0.7, 0.8, 0.9], "farthest")!.level, 0.9);
+  const text = headlinesMarkdown("aesthetic", methods, [GOLD], [0.6, 0.7, 0.8, 0.9]);
+  assert.match(text, /^Headline \(aesthetic, every method\), at proxy level 0\.7: the highest level at which every method has a setting all of whose finished runs reach it/);
+  assert.match(text, /\n\nHeadline \(aesthetic, farthest\), at proxy level 0\.9:/);
+  // Where every method reaches the farthest level too, one reading is enough.
+  const same = groupRuns(runs.filter((r) => r.method !== "kl")).methods;
+  assert.ok(!headlinesMarkdown("aesthetic", same, [GOLD], [0.6, 0.7, 0.8, 0.9]).includes("farthest"));
+  // A method none of whose settings reaches any level: no every-method headline, said so.
+  const stuck = groupRuns(runs.filter((r) => r.label !== "kl-0.16")).methods;
+  assert.equal(headline(stuck, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method"), null);
+  assert.match(headlinesMarkdown("aesthetic", stuck, [GOLD], [0.6, 0.7, 0.8, 0.9]), /^Headline \(aesthetic, every method\): no proxy level is reached by a setting of every method yet\./);
 });
 
 test("markers: the section between them is replaced, everything else in the page stays byte for byte", () => {

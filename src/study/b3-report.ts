@@ -346,7 +346,16 @@ export function coverageTable(methods: readonly MethodGroup[]): string {
   return out.join("\n");
 }
 
+/**
+ * Which level a headline reads: `every-method` — the highest level at which every method with
+ * a finished run has a setting all of whose finished runs reach it (each method's envelope,
+ * the matched-proxy comparison of all methods); `farthest` — the highest level that every
+ * finished run of at least two settings reaches (where the methods that travel farthest differ).
+ */
+export type HeadlineScope = "every-method" | "farthest";
+
 export interface Headline {
+  scope: HeadlineScope;
   level: number;
   /** Settings whose finished runs all reach the level (the ones compared), and the ones censored there. */
   compared: SettingGroup[];
@@ -383,21 +392,23 @@ export function pairedDifference(a: SettingGroup, b: SettingGroup, level: number
 }
 
 /**
- * The headline: the highest matched-proxy level that every finished run of at least two
- * settings reaches (the highest commonly reached level), and per component the setting with
- * the best mean there (and the runner-up), with their t-intervals. Settings with a censored
- * run at that level are listed, not compared. Null when no level qualifies.
+ * A headline: the highest matched-proxy level of its scope (HeadlineScope), and per component
+ * the setting with the best mean there (and the runner-up), with their t-intervals and the
+ * seed-paired difference. Settings with a censored run at that level are listed, not compared.
+ * Null when no level qualifies.
  */
-export function headline(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[]): Headline | null {
+export function headline(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], scope: HeadlineScope = "farthest"): Headline | null {
   const settings = methods.flatMap((m) => m.settings).filter((s) => s.finished.length > 0);
   const crossingKey = components[0]?.key;
   if (!crossingKey) return null;
+  const withRuns = methods.filter((m) => m.settings.some((s) => s.finished.length > 0));
   for (const level of [...levels].sort((a, b) => b - a)) {
     const reachedAll = settings.filter((s) => {
       const cell = settingCells(s, [level], crossingKey)[0];
       return cell.censored === 0;
     });
     if (reachedAll.length < 2) continue;
+    if (scope === "every-method" && !withRuns.every((m) => m.settings.some((s) => reachedAll.includes(s)))) continue;
     const best = components.flatMap((component) => {
       const ranked = reachedAll
         .map((setting) => ({ setting, cell: settingCells(setting, [level], component.key)[0] }))
@@ -406,13 +417,17 @@ export function headline(methods: readonly MethodGroup[], components: readonly C
       const next = ranked[1] ? { ...ranked[1], paired: pairedDifference(ranked[0].setting, ranked[1].setting, level, component.key) } : null;
       return ranked.length ? [{ component, setting: ranked[0].setting, cell: ranked[0].cell, next }] : [];
     });
-    return { level, compared: reachedAll, censored: settings.filter((s) => !reachedAll.includes(s)), best };
+    return { scope, level, compared: reachedAll, censored: settings.filter((s) => !reachedAll.includes(s)), best };
   }
   return null;
 }
 
-export function headlineMarkdown(proxy: string, h: Headline | null): string {
-  if (!h) return `Headline (${proxy}): no proxy level is reached by every finished run of two or more settings yet.`;
+export function headlineMarkdown(proxy: string, h: Headline | null, scope: HeadlineScope = h?.scope ?? "farthest"): string {
+  if (!h) {
+    return scope === "every-method"
+      ? `Headline (${proxy}, every method): no proxy level is reached by a setting of every method yet.`
+      : `Headline (${proxy}): no proxy level is reached by every finished run of two or more settings yet.`;
+  }
   const name = (s: SettingGroup) => `${s.method} / ${settingName(s)}`;
   const cell = (key: string, c: MatchedCell) => formatCell(key, c);
   const short = h.compared.filter((s) => s.planned !== null && s.finished.length < s.planned);
@@ -420,7 +435,9 @@ export function headlineMarkdown(proxy: string, h: Headline | null): string {
     ...(short.length
       ? [`**Provisional** — ${short.map((s) => `${name(s)} has ${s.finished.length} of ${s.planned} seeds finished`).join("; ")}: B3 reads its paired seeds together, so this ranking can still change.`, ``]
       : []),
-    `Headline (${proxy}), at proxy level ${h.level}: the highest level that every finished run of ${h.compared.length} settings reaches (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`,
+    h.scope === "every-method"
+      ? `Headline (${proxy}, every method), at proxy level ${h.level}: the highest level at which every method has a setting all of whose finished runs reach it (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`
+      : `Headline (${proxy}, farthest), at proxy level ${h.level}: the highest level that every finished run of ${h.compared.length} settings reaches (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`,
     ``,
   ];
   const paired = (key: string, p: PairedDifference | null) => {
@@ -431,6 +448,15 @@ export function headlineMarkdown(proxy: string, h: Headline | null): string {
   };
   for (const b of h.best) lines.push(`- ${b.component.label} (${b.component.better} is better): best ${name(b.setting)} ${cell(b.component.key, b.cell)}${b.next ? `; next ${name(b.next.setting)} ${cell(b.component.key, b.next.cell)}${paired(b.component.key, b.next.paired)}` : ""}`);
   return lines.join("\n");
+}
+
+/** Both headline readings (the farthest one only where it lies above the every-method level). */
+export function headlinesMarkdown(proxy: string, methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[]): string {
+  const all = headline(methods, components, levels, "every-method");
+  const farthest = headline(methods, components, levels, "farthest");
+  const parts = [headlineMarkdown(proxy, all, "every-method")];
+  if (!all || !farthest || farthest.level > all.level) parts.push(headlineMarkdown(proxy, farthest, "farthest"));
+  return parts.join("\n\n");
 }
 
 /**
@@ -573,7 +599,7 @@ export function buildB3Report(input: B3ReportInput): B3Report {
   const nPartial = used.length - nFinished;
   const planned = input.plan?.length ?? null;
   const gold = !input.proxySideOnly;
-  const headlineText = gold ? headlineMarkdown(proxy, headline(methods, components, levels)) : "";
+  const headlineText = gold ? headlinesMarkdown(proxy, methods, components, levels) : "";
   const left = [ignored.length ? `${ignored.length} more of this sweep are not runs of its plan (other knob values or seeds)` : "", otherSweeps ? `${otherSweeps} belong to other sweeps` : ""].filter(Boolean);
   const markdown = [
     `<!-- generated by \`${input.command}\`; edits between these markers are overwritten -->`,

@@ -1,6 +1,7 @@
 /**
  * Where the time of a dit-s pass goes: jax-js kernel timings (profiler trace, worker pool
- * off so kernels are timed individually), grouped by output size.
+ * off so kernels are timed individually), grouped by output size, reduction (op:length, e.g. a
+ * matmul's inner sum) and argument count.
  *   npm run profile -- [batch=64] [mode=sample|forward|train]
  * (`npm run profile` sets GRPO_GUARD_THREADS=1; run `node dist/bench/profile.js …` with more
  * threads for the wall time alone.)
@@ -60,10 +61,15 @@ if (timeKernels) {
 }
 const groups = new Map<string, { ms: number; count: number }>();
 for (const entry of performance.getEntriesByType("measure")) {
-  const g = groups.get(entry.name) ?? { ms: 0, count: 0 };
+  // jax-js's trace properties: a reduction kernel (a matmul's inner sum, a norm) names its op and length.
+  const detail = (entry as PerformanceMeasure).detail as { devtools?: { properties?: [string, string][] } } | null;
+  const properties = new Map(detail?.devtools?.properties ?? []);
+  const reduction = properties.get("reduction");
+  const key = `${entry.name}${reduction ? ` reduce ${reduction}` : ""} args ${properties.get("nargs") ?? "?"}`;
+  const g = groups.get(key) ?? { ms: 0, count: 0 };
   g.ms += entry.duration;
   g.count += 1;
-  groups.set(entry.name, g);
+  groups.set(key, g);
 }
 console.log(JSON.stringify({ batch, mode, threads: process.env.GRPO_GUARD_THREADS ?? "default", wall_ms_median_of_5: +wall.toFixed(1), cpu_ms_median_of_5: +cpuMs.toFixed(1), node: process.versions.node, kernels: [...groups].sort((a, b) => b[1].ms - a[1].ms).map(([name, g]) => ({ name, count: g.count, ms: +g.ms.toFixed(1) })) }));
 process.exit(0);

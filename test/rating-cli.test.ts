@@ -42,7 +42,13 @@ describe("rate command", () => {
     const prompts = rate(runA, runB, "--study", join(root, "bad-prompt"), "--prompts", "0,x");
     assert.notEqual(prompts.status, 0);
     assert.match(prompts.stderr, /--prompts: prompt "x": unknown word "x"/);
-    for (const r of [one, unfinished, missing, noStudy, prompts]) assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    const level = rate(runA, runB, "--at-proxy", "high");
+    assert.notEqual(level.status, 0);
+    assert.match(level.stderr, /--at-proxy expects a number, got "high"/);
+    const notRuns = rate(runA, runB, "--at-proxy", "0.8", "--study", join(root, "at-proxy"));
+    assert.notEqual(notRuns.status, 0);
+    assert.match(notRuns.stderr, /tiny-a: --at-proxy needs run directories \(config\.yaml, metrics\.jsonl, checkpoints\/\); this one has no config\.yaml/);
+    for (const r of [one, unfinished, missing, noStudy, prompts, level, notRuns]) assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
   });
 
   test("an address other than loopback needs --host and prints a warning", async () => {

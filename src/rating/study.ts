@@ -91,10 +91,17 @@ export async function argumentsAtProxy(args: readonly string[], level: number, l
   const out: string[] = [];
   for (const arg of args) {
     const abs = resolve(arg);
-    if (!existsSync(join(abs, "config.yaml"))) {
-      out.push(arg);
+    let isDir = false;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch {
+      /* not found: resolveSources names it */
+    }
+    if (!isDir || /@\d+$/.test(arg)) {
+      out.push(arg); // weight files, checkpoints and <run>@<epoch> name their policy already
       continue;
     }
+    if (!existsSync(join(abs, "config.yaml"))) throw new UserError(`${arg}: --at-proxy needs run directories (config.yaml, metrics.jsonl, checkpoints/); this one has no config.yaml`);
     const match = await checkpointAtProxy(abs, level, log);
     if (!match) throw new UserError(`${arg}: --at-proxy needs a checkpoint with a proxy (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; keep them with checkpoint.keep)`);
     out.push(`${abs}@${match.epoch}`);

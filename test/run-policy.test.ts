@@ -7,13 +7,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
 import { readSafetensorsFile, treeToHost } from "../src/engine/safetensors.js";
 import { disposeTree } from "../src/engine/tree.js";
-import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluatedProxies, knownProxies, loadCheckpointPolicy, measureCheckpointProxy } from "../src/rl/policy.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluatedProxies, knownProxies, loadCheckpointPolicy, loadPolicy, measureCheckpointProxy } from "../src/rl/policy.js";
 import { argumentsAtProxy, createStudy, resolveSources } from "../src/rating/study.js";
 import { bin, env } from "./rating-fixtures.js";
 
@@ -56,6 +56,29 @@ describe("a run's policy at a checkpoint", () => {
     } finally {
       disposeTree(first.params);
     }
+  });
+
+  test("one argument names any policy: weight file, run directory, <run>@<epoch>, checkpoint file (sample -m)", async () => {
+    const host = async (spec: string) => {
+      const { params } = loadPolicy(spec);
+      try {
+        return await treeToHost(params);
+      } finally {
+        disposeTree(params);
+      }
+    };
+    const final = await host(run);
+    const viaFile = await host(join(run, "policy-ema.safetensors"));
+    const viaAt = await host(`${run}@${EPOCHS}`);
+    const viaCheckpoint = await host(checkpointAt(run, EPOCHS));
+    for (const other of [viaFile, viaAt, viaCheckpoint]) for (const [name, r] of final) assert.deepEqual(other.get(name)!.data, r.data, name);
+    const out = join(root, "epoch-1.png");
+    const r = spawnSync(process.execPath, [bin, "sample", "-m", `${run}@1`, "--prompts", "3", "--per-prompt", "2", "--steps", "2", "--out", out], { encoding: "utf8", env, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(out));
+    const bad = spawnSync(process.execPath, [bin, "sample", "-m", `${run}@9`, "--out", join(root, "x.png")], { encoding: "utf8", env, timeout: 60_000 });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /no checkpoint of epoch 9 \(checkpoints of epochs 0, 1, 2, 3, 4;/);
   });
 
   test("a proxy measured at a checkpoint is the one the run's evaluation recorded there", async () => {

@@ -177,3 +177,19 @@ export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel>
     disposeTree(template);
   }
 }
+
+/**
+ * The velocity model a command-line argument names: a weight file, a checkpoint file, a run
+ * directory (its final EMA policy) or `<run>@<epoch>` (the EMA policy of that checkpoint).
+ */
+export function loadPolicy(spec: string): LoadedWeights<VelocityModel> {
+  const at = /^(.*)@(\d+)$/.exec(spec);
+  if (at && existsSync(runPaths(at[1]).config)) return loadCheckpointPolicy(checkpointAt(at[1], Number(at[2])));
+  if (isCheckpointFile(spec)) return loadCheckpointPolicy(spec);
+  if (existsSync(runPaths(spec).config)) {
+    const { policy } = runPaths(spec);
+    if (!existsSync(policy)) throw new UserError(`${spec}: no ${basename(policy)} (a run writes its final EMA policy there when training ends; <run>@<epoch> names a checkpoint)`);
+    return loadVelocityModel(policy);
+  }
+  return loadVelocityModel(spec);
+}

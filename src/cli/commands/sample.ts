@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { initEngine } from "../../engine/jax.js";
 import { encodeGridPng } from "../../diagnostics/image-grid.js";
-import { loadVelocityModel } from "../../models/io.js";
+import { loadPolicy } from "../../rl/policy.js";
 import { generateSamples, classAccuracy } from "../../pretrain/evaluate.js";
 import { DigitReader, DEFAULT_DIGIT_CLASSIFIER } from "../../rewards/digit-ocr.js";
 import { DEFAULT_BASE_MODEL, DEFAULT_SAMPLE_STEPS } from "../defaults.js";
@@ -27,7 +27,7 @@ interface SampleOptions {
 
 export function addSamplingOptions(command: Command): Command {
   return command
-    .option("-m, --model <file>", "velocity-model weights (safetensors)", DEFAULT_BASE_MODEL)
+    .option("-m, --model <file>", "velocity-model weights (safetensors), a run directory (its final EMA policy), <run>@<epoch> or a checkpoint file", DEFAULT_BASE_MODEL)
     .option("-p, --prompts <list>", "comma-separated prompts, one grid row each", "0,1,2,3,4,5,6,7,8,9")
     .option("-n, --per-prompt <n>", "samples per prompt", positiveInt("--per-prompt"), 10)
     .option("--steps <n>", "ODE Euler steps on the shifted schedule", positiveInt("--steps"), DEFAULT_SAMPLE_STEPS)
@@ -39,7 +39,7 @@ export function addSamplingOptions(command: Command): Command {
 async function runSample(opts: SampleOptions): Promise<{ out: string; accuracy?: number }> {
   checkWritableFile(opts.out, "--out");
   await initEngine();
-  const { model, params } = loadVelocityModel(opts.model);
+  const { model, params } = loadPolicy(opts.model);
   const prompts = opts.prompts.split(",").map((p) => p.trim());
   const bar = progressBar("sample", prompts.length * opts.perPrompt);
   const { images, prompts: expanded } = await generateSamples(

@@ -56,6 +56,7 @@ export { GoldPanel, type GoldMetrics } from "./rewards/gold.js";
 export type { VelocityModel, ModelConfigBase, ApplyOptions } from "./models/model.js";
 export { MODEL_PRESETS, createModel, presetConfig, type ModelConfig } from "./models/registry.js";
 export { loadVelocityModel, loadClassifier } from "./models/io.js";
+export { loadPolicy, loadCheckpointPolicy, checkpointAt, checkpointEpochs, checkpointAtProxy, measureCheckpointProxy, knownProxies } from "./rl/policy.js";
 export { tokenizePrompt, promptTokens, DIGIT_VOCAB } from "./models/prompts.js";
 
 // Sampling: the schedule (E1), dynamics (E2–E5), the SDE window (E6), samplers.

@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { buildB3Report, envelope, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { baselineSetting, baselineTables, buildB3Report, envelope, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -207,6 +207,25 @@ test("the every-method headline: the highest level every method reaches with som
   const stuck = groupRuns(runs.filter((r) => r.label !== "kl-0.16")).methods;
   assert.equal(headline(stuck, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method"), null);
   assert.match(headlinesMarkdown("aesthetic", stuck, [GOLD], [0.6, 0.7, 0.8, 0.9]), /^Headline \(aesthetic, every method\): no proxy level is reached by a setting of every method yet\./);
+});
+
+test("against the baseline: each setting minus flow-grpo on the same seed, at each level; unpaired cells are a dash", () => {
+  const runs = [0, 1, 2].flatMap((seed) => [
+    summary(`b${seed}`, "guard", "guard", seed, [[0.5, 0.9], [0.9, 0.7 + 0.02 * seed]]),
+    summary(`c${seed}`, "flow-grpo", "flow-grpo-a", seed, [[0.5, 0.9], [0.9, 0.5 + 0.01 * seed]]),
+    summary(`k${seed}`, "kl", "kl-4", seed, [[0.5, 0.9], [0.65, 0.9]]), // never reaches 0.7
+  ]);
+  runs.push(summary("c-other", "flow-grpo", "flow-grpo-b", 0, [[0.5, 0.9], [0.9, 0.1]]));
+  const { methods } = groupRuns(runs);
+  assert.equal(baselineSetting(methods, "flow-grpo")?.label, "flow-grpo-a", "the baseline setting with the most finished runs");
+  const text = baselineTables(methods, [GOLD], [0.7, 0.9]);
+  // Gold runs linearly from 0.9 at proxy 0.5 to its last value at 0.9: guard − flow-grpo-a = 0.2 + 0.01·seed at
+  // proxy 0.9 and half that at 0.7 (t-interval over the three seeds, t(2) = 4.303).
+  assert.match(text, /\| guard \| guard \| \+0\.105 \[\+0\.093, \+0\.117\] \(3\) \| \+0\.210 \[\+0\.185, \+0\.235\] \(3\) \|/);
+  assert.match(text, /\| kl \| kl-4 \| — \| — \|/);
+  assert.match(text, /\| flow-grpo \| flow-grpo-b \| -0\.200 \(1\) \| -0\.400 \(1\) \|/);
+  assert.ok(!/\| flow-grpo \| flow-grpo-a \|/.test(text), "the baseline is not compared with itself");
+  assert.match(baselineTables(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.7]), /^No comparison against flow-grpo: no finished flow-grpo run yet\.$/);
 });
 
 test("markers: the section between them is replaced, everything else in the page stays byte for byte", () => {

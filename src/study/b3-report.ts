@@ -261,6 +261,45 @@ export function matchedProxyTables(methods: readonly MethodGroup[], components: 
   return out.join("\n");
 }
 
+/** The components the against-the-baseline tables show (the scalar gold, the judge, the second feature space, collapse). */
+export const BASELINE_COMPONENTS = ["gold", "judge-accuracy", "kid-gold", "near-duplicates"];
+
+/** The baseline method's setting the others are paired with: the one with the most finished runs (the first on a tie). */
+export function baselineSetting(methods: readonly MethodGroup[], baseline: string): SettingGroup | null {
+  const settings = methods.find((m) => m.method === baseline)?.settings.filter((s) => s.finished.length > 0) ?? [];
+  return settings.reduce<SettingGroup | null>((best, s) => (best === null || s.finished.length > best.finished.length ? s : best), null);
+}
+
+/**
+ * Every setting against the baseline (Flow-GRPO) at each matched-proxy level, paired by seed:
+ * the mean difference (setting − baseline) of the runs' first-crossing values and its 95 %
+ * t-interval, over the seeds with which both reached the level. The raw material of a
+ * per-method verdict: what a method buys (or costs) at equal proxy, not where it stops.
+ */
+export function baselineTables(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo"): string {
+  const base = baselineSetting(methods, baseline);
+  if (!base || levels.length === 0) return `No comparison against ${baseline}: ${base ? "no matched-proxy levels" : `no finished ${baseline} run`} yet.`;
+  const decimals = Math.max(...levels.map((l) => (String(l).split(".")[1] ?? "").length));
+  const others = methods.flatMap((m) => m.settings.filter((s) => s !== base && s.finished.length > 0).map((s) => ({ method: m.method, setting: s })));
+  const out: string[] = [];
+  for (const c of components.filter((c) => BASELINE_COMPONENTS.includes(c.key))) {
+    const f = componentFormat(c.key);
+    const v = (x: number) => `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
+    out.push(`*${c.label}* (\`${c.key}\`, ${c.better} is better): setting − ${baseline} / ${settingName(base)}, paired by seed, mean [95 % t-interval] (pairs that reached the level):`, ``);
+    out.push(`| method | setting | ${levels.map((l) => `proxy ${l.toFixed(decimals)}`).join(" | ")} |`, `|---|---|${levels.map(() => "---|").join("")}`);
+    for (const { method, setting } of others) {
+      const cells = levels.map((level) => {
+        const d = pairedDifference(setting, base, level, c.key);
+        if (!d) return "—";
+        return `${v(d.mean)}${Number.isFinite(d.ci[0]) ? ` [${v(d.ci[0])}, ${v(d.ci[1])}]` : ""} (${d.pairs})`;
+      });
+      out.push(`| ${method} | ${settingName(setting)} | ${cells.join(" | ")} |`);
+    }
+    out.push(``);
+  }
+  return out.join("\n");
+}
+
 const mean = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 const finiteValues = (xs: readonly (number | null | undefined)[]): number[] => xs.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
 
@@ -617,6 +656,9 @@ export function buildB3Report(input: B3ReportInput): B3Report {
           `**Gold at matched proxy** (src/diagnostics/matched-proxy.ts; finished runs only; levels from the data: evenly spaced above the highest first evaluation up to the highest peak):`,
           ``,
           matchedProxyTables(methods, components, levels),
+          `**Against Flow-GRPO at matched proxy** (the same crossings, each setting minus Flow-GRPO's on the same seed; "—": no seed where both reached the level):`,
+          ``,
+          baselineTables(methods, components, levels),
         ]
       : [`A pilot: proxy-side signals only. Gold is not shown (B3 fixes knob ranges and the epoch budget on proxy-side signals only, never by looking at gold); the summaries keep it.`]),
     ``,

@@ -489,12 +489,13 @@ export function headlineMarkdown(proxy: string, h: Headline | null, scope: Headl
   return lines.join("\n");
 }
 
-/** Both headline readings (the farthest one only where it lies above the every-method level). */
+/** Both headline readings (the farthest one only where it lies above the every-method level; one line when neither has a level). */
 export function headlinesMarkdown(proxy: string, methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[]): string {
-  const all = headline(methods, components, levels, "every-method");
   const farthest = headline(methods, components, levels, "farthest");
+  if (!farthest) return headlineMarkdown(proxy, null, "farthest"); // then no level qualifies for every method either
+  const all = headline(methods, components, levels, "every-method");
   const parts = [headlineMarkdown(proxy, all, "every-method")];
-  if (!all || !farthest || farthest.level > all.level) parts.push(headlineMarkdown(proxy, farthest, "farthest"));
+  if (!all || farthest.level > all.level) parts.push(headlineMarkdown(proxy, farthest, "farthest"));
   return parts.join("\n\n");
 }
 

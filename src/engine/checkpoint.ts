@@ -31,7 +31,8 @@ function checksum(tensors: Map<string, TensorRecord>): string {
 const stateChecksum = (tensors: Map<string, TensorRecord>, metaText: string): string =>
   createHash("sha256").update(checksum(tensors)).update("\0meta:").update(metaText, "utf8").digest("hex");
 
-const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
+/** The file name of the checkpoint of `step` (epoch): ckpt-<8 digits>.safetensors. */
+export const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
 
 export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
   mkdirSync(dir, { recursive: true });

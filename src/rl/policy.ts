@@ -8,28 +8,25 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { random } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
-import { listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
-import { treeFromTensors, type TensorRecord } from "../engine/safetensors.js";
+import { checkpointName, listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
+import { KeyChain } from "../engine/prng.js";
+import { treeFromTensors, writeFileAtomic, type TensorRecord } from "../engine/safetensors.js";
 import { disposeTree } from "../engine/tree.js";
 import { readMetrics } from "../diagnostics/metrics.js";
-import { KeyChain } from "../engine/prng.js";
-import { writeFileAtomic } from "../engine/safetensors.js";
-import { createReward } from "../rewards/registry.js";
-import { initialNoise, OdeSampler } from "../sampling/ode.js";
-import { decodeSamples } from "../sampling/sde.js";
-import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
 import { loadVelocityModel, type LoadedWeights } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
-import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
+import { createReward } from "../rewards/registry.js";
+import { initialNoise, OdeSampler } from "../sampling/ode.js";
+import { decodeSamples } from "../sampling/sde.js";
 import type { TrainConfig } from "../config/train.js";
+import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { readRunConfig, runPaths } from "./run.js";
+import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
 
 /** The EMA parameters' tensor names in a checkpoint (trainer state `state.ema.<param>`). */
 const EMA_PREFIX = "state.ema.";
 const CHECKPOINT_FILE = /^ckpt-(\d{8})\.safetensors$/;
-
-export const checkpointFileName = (epoch: number): string => `ckpt-${String(epoch).padStart(8, "0")}.safetensors`;
 
 /** Whether a path names a checkpoint file (by its name, ckpt-<8 digits>.safetensors). */
 export const isCheckpointFile = (path: string): boolean => CHECKPOINT_FILE.test(basename(path));
@@ -41,7 +38,7 @@ export function checkpointEpochs(runDir: string): number[] {
 
 /** The checkpoint file of `epoch` in a run directory; a UserError listing the epochs it has when there is none. */
 export function checkpointAt(runDir: string, epoch: number): string {
-  const file = join(runPaths(runDir).checkpoints, checkpointFileName(epoch));
+  const file = join(runPaths(runDir).checkpoints, checkpointName(epoch));
   if (existsSync(file)) return file;
   const have = checkpointEpochs(runDir);
   throw new UserError(`${runDir}: no checkpoint of epoch ${epoch} (${have.length ? `checkpoints of epochs ${have.join(", ")}` : "no checkpoints"}; checkpoint.keep sets how many a run keeps)`);

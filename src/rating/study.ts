@@ -19,7 +19,7 @@ import type { VelocityModel } from "../models/model.js";
 import { tokenizePrompt } from "../models/prompts.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { runPaths } from "../rl/run.js";
-import { checkpointAt, checkpointAtProxy, checkpointEpochs, isCheckpointFile, knownProxies, loadCheckpointPolicy } from "../rl/policy.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochOf, checkpointEpochs, isCheckpointFile, knownProxies, loadCheckpointPolicy, parseRunAtEpoch } from "../rl/policy.js";
 import { IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
 
 /** Where a method's images come from. */
@@ -47,16 +47,16 @@ const SAMPLE_BATCH = 50;
 export function resolveSources(args: readonly string[]): StudySource[] {
   const fromCheckpoint = (file: string, name: string): Omit<StudySource, "label"> & { name: string } => {
     const runDir = dirname(dirname(file));
-    const epoch = Number(/ckpt-(\d{8})/.exec(basename(file))![1]);
+    const epoch = checkpointEpochOf(file)!;
     const config = runPaths(runDir).config;
     return { name: `${name}@${epoch}`, weights: file, runConfig: existsSync(config) ? config : undefined, checkpoint: { epoch, proxy: knownProxies(runDir).get(epoch) ?? null } };
   };
   const sources = args.map((arg): Omit<StudySource, "label"> & { name: string } => {
-    const at = /^(.*)@(\d+)$/.exec(arg);
+    const at = parseRunAtEpoch(arg);
     if (at) {
-      const dir = resolve(at[1]);
-      if (!existsSync(join(dir, "config.yaml"))) throw new UserError(`${arg}: ${at[1]} is not a run directory (no config.yaml); <run>@<epoch> names the policy of a run's checkpoint`);
-      return fromCheckpoint(checkpointAt(dir, Number(at[2])), basename(dir));
+      const dir = resolve(at.run);
+      if (!existsSync(join(dir, "config.yaml"))) throw new UserError(`${arg}: ${at.run} is not a run directory (no config.yaml); <run>@<epoch> names the policy of a run's checkpoint`);
+      return fromCheckpoint(checkpointAt(dir, at.epoch), basename(dir));
     }
     const abs = resolve(arg);
     let isDir: boolean;
@@ -97,7 +97,7 @@ export async function argumentsAtProxy(args: readonly string[], level: number, l
     } catch {
       /* not found: resolveSources names it */
     }
-    if (!isDir || /@\d+$/.test(arg)) {
+    if (!isDir || parseRunAtEpoch(arg)) {
       out.push(arg); // weight files, checkpoints and <run>@<epoch> name their policy already
       continue;
     }

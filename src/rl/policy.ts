@@ -31,6 +31,18 @@ const CHECKPOINT_FILE = /^ckpt-(\d{8})\.safetensors$/;
 /** Whether a path names a checkpoint file (by its name, ckpt-<8 digits>.safetensors). */
 export const isCheckpointFile = (path: string): boolean => CHECKPOINT_FILE.test(basename(path));
 
+/** The epoch a checkpoint file's name carries (null for any other file). */
+export function checkpointEpochOf(path: string): number | null {
+  const match = CHECKPOINT_FILE.exec(basename(path));
+  return match ? Number(match[1]) : null;
+}
+
+/** `<run>@<epoch>` split into its parts (null for any other argument; the run is not checked). */
+export function parseRunAtEpoch(spec: string): { run: string; epoch: number } | null {
+  const match = /^(.*)@(\d+)$/.exec(spec);
+  return match ? { run: match[1], epoch: Number(match[2]) } : null;
+}
+
 /** The epochs a run directory holds checkpoints of, ascending. */
 export function checkpointEpochs(runDir: string): number[] {
   return listCheckpoints(runPaths(runDir).checkpoints).map((name) => Number(CHECKPOINT_FILE.exec(name)![1]));
@@ -154,8 +166,8 @@ function runModel(config: TrainConfig): VelocityModel {
  */
 export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel> & { epoch: number; runDir: string } {
   const path = resolve(file);
-  const match = CHECKPOINT_FILE.exec(basename(path));
-  if (!match) throw new UserError(`${file}: not a checkpoint file (expected a name like ckpt-00000020.safetensors)`);
+  const epoch = checkpointEpochOf(path);
+  if (epoch === null) throw new UserError(`${file}: not a checkpoint file (expected a name like ckpt-00000020.safetensors)`);
   const runDir = dirname(dirname(path));
   if (basename(dirname(path)) !== "checkpoints" || !existsSync(runPaths(runDir).config)) {
     throw new UserError(`${file}: a checkpoint is read with its run's config.yaml; expected it in <run>/checkpoints/ beside <run>/config.yaml`);
@@ -169,7 +181,7 @@ export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel>
   const template = model.init(random.key(0));
   try {
     const params = treeFromTensors(template, ema, path);
-    return { model, params, metadata: { format: "grpo-guard/model", config: model.config, trainedWith: config, epoch: Number(match[1]) }, epoch: Number(match[1]), runDir };
+    return { model, params, metadata: { format: "grpo-guard/model", config: model.config, trainedWith: config, epoch }, epoch, runDir };
   } finally {
     disposeTree(template);
   }
@@ -180,8 +192,8 @@ export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel>
  * directory (its final EMA policy) or `<run>@<epoch>` (the EMA policy of that checkpoint).
  */
 export function loadPolicy(spec: string): LoadedWeights<VelocityModel> {
-  const at = /^(.*)@(\d+)$/.exec(spec);
-  if (at && existsSync(runPaths(at[1]).config)) return loadCheckpointPolicy(checkpointAt(at[1], Number(at[2])));
+  const at = parseRunAtEpoch(spec);
+  if (at && existsSync(runPaths(at.run).config)) return loadCheckpointPolicy(checkpointAt(at.run, at.epoch));
   if (isCheckpointFile(spec)) return loadCheckpointPolicy(spec);
   if (existsSync(runPaths(spec).config)) {
     const { policy } = runPaths(spec);

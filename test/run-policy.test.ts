@@ -93,14 +93,20 @@ describe("a run's policy at a checkpoint", () => {
     const [p0, p2] = [evaluated.get(0)!, evaluated.get(2)!];
     assert.notEqual(p0, p2, "the fixture's proxy moves between its first two evaluations");
     const level = (p0 + p2) / 2;
+    assert.ok(p2 > p0, `the fixture's proxy rises from epoch 0 to 2 (${p0} → ${p2})`);
     const lines: string[] = [];
     const match = await checkpointAtProxy(run, level, (line) => lines.push(line));
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines[0], /^tiny: measured the proxy of the epoch-1 checkpoint: \d\.\d{4}$/);
     const known = knownProxies(run);
     assert.deepEqual([...known.keys()].sort(), [0, 1, 2, 4], "epoch 3 lies outside the crossing and is not measured");
-    const nearest = [...known].sort((a, b) => Math.abs(a[1] - level) - Math.abs(b[1] - level) || a[0] - b[0])[0];
-    assert.deepEqual(match, { epoch: nearest[0], proxy: nearest[1] });
+    // The first crossing, as the matched-proxy tables read it: the nearest of the checkpoints up to epoch 2.
+    const nearest = [...known].filter(([e]) => e <= 2).sort((a, b) => Math.abs(a[1] - level) - Math.abs(b[1] - level) || a[0] - b[0])[0];
+    assert.deepEqual(match, { epoch: nearest[0], proxy: nearest[1], reached: true });
+    const top = Math.max(...known.values());
+    const never = await checkpointAtProxy(run, top + 1);
+    assert.equal(never?.reached, false);
+    assert.equal(never?.proxy, top, "a level the run never reaches: its nearest checkpoint");
     const again: string[] = [];
     assert.deepEqual(await checkpointAtProxy(run, level, (line) => again.push(line)), match);
     assert.deepEqual(again, [], "measured proxies are kept (checkpoints/checkpoint-proxies.json)");

@@ -104,6 +104,7 @@ export async function argumentsAtProxy(args: readonly string[], level: number, l
     if (!existsSync(join(abs, "config.yaml"))) throw new UserError(`${arg}: --at-proxy needs run directories (config.yaml, metrics.jsonl, checkpoints/); this one has no config.yaml`);
     const match = await checkpointAtProxy(abs, level, log);
     if (!match) throw new UserError(`${arg}: --at-proxy needs a checkpoint with a proxy (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; keep them with checkpoint.keep)`);
+    if (!match.reached) log(`warning: ${basename(abs)} never reaches proxy ${level}; rating its nearest checkpoint (epoch ${match.epoch}, proxy ${match.proxy.toFixed(4)})`);
     out.push(`${abs}@${match.epoch}`);
   }
   return out;

@@ -120,19 +120,24 @@ export interface ProxyMatch {
   epoch: number;
   /** The proxy reward at that epoch (evaluated by the run, or measured at its checkpoint). */
   proxy: number;
+  /** Whether the run's evaluations reach the level at all (else `epoch` is merely its nearest). */
+  reached: boolean;
 }
 
 /**
- * A run's policy at a matched proxy reward: the checkpoint whose proxy lies nearest `level`
- * (ties: the earlier epoch). Checkpoints the run did not evaluate are measured first where they
- * can matter — between the two evaluations around the run's first crossing of `level` — so the
- * match has the checkpoints' resolution (checkpoint.every), not the evaluations'. Null when the
- * run has no checkpoint with a proxy.
+ * A run's policy at a matched proxy reward, read as the matched-proxy tables read it — at the
+ * run's first crossing of `level`: the checkpoint up to the evaluation that first reaches the
+ * level whose proxy lies nearest it (ties: the earlier epoch). Checkpoints the run did not
+ * evaluate are measured first where they can matter — between the two evaluations around that
+ * crossing — so the match has the checkpoints' resolution (checkpoint.every), not the
+ * evaluations'. A run that never reaches the level gets its nearest checkpoint, `reached: false`.
+ * Null when the run has no checkpoint with a proxy.
  */
 export async function checkpointAtProxy(runDir: string, level: number, log: (line: string) => void = () => {}): Promise<ProxyMatch | null> {
   const epochs = checkpointEpochs(runDir);
   const evaluated = [...evaluatedProxies(runDir)].sort((a, b) => a[0] - b[0]);
-  const crossing = evaluated.findIndex(([, proxy], i) => i > 0 && (evaluated[i - 1][1] - level) * (proxy - level) <= 0);
+  const startsAbove = evaluated.length > 0 && evaluated[0][1] >= level;
+  const crossing = startsAbove ? 0 : evaluated.findIndex(([, proxy], i) => i > 0 && evaluated[i - 1][1] < level && proxy >= level);
   if (crossing > 0) {
     const known = knownProxies(runDir);
     const [from, to] = [evaluated[crossing - 1][0], evaluated[crossing][0]];
@@ -141,12 +146,13 @@ export async function checkpointAtProxy(runDir: string, level: number, log: (lin
       log(`${basename(runDir)}: measured the proxy of the epoch-${epoch} checkpoint: ${proxy.toFixed(4)}`);
     }
   }
+  const horizon = crossing >= 0 ? evaluated[crossing][0] : Infinity;
   const known = knownProxies(runDir);
   let best: ProxyMatch | null = null;
-  for (const epoch of epochs) {
+  for (const epoch of epochs.filter((e) => e <= horizon)) {
     const proxy = known.get(epoch);
     if (proxy === undefined) continue;
-    if (best === null || Math.abs(proxy - level) < Math.abs(best.proxy - level)) best = { epoch, proxy };
+    if (best === null || Math.abs(proxy - level) < Math.abs(best.proxy - level)) best = { epoch, proxy, reached: crossing >= 0 };
   }
   return best;
 }

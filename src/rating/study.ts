@@ -55,7 +55,7 @@ export function resolveSources(args: readonly string[]): StudySource[] {
     const at = parseRunAtEpoch(arg);
     if (at) {
       const dir = resolve(at.run);
-      if (!existsSync(join(dir, "config.yaml"))) throw new UserError(`${arg}: ${at.run} is not a run directory (no config.yaml); <run>@<epoch> names the policy of a run's checkpoint`);
+      if (!existsSync(runPaths(dir).config)) throw new UserError(`${arg}: ${at.run} is not a run directory (no config.yaml); <run>@<epoch> names the policy of a run's checkpoint`);
       return fromCheckpoint(checkpointAt(dir, at.epoch), basename(dir));
     }
     const abs = resolve(arg);
@@ -88,6 +88,7 @@ export function resolveSources(args: readonly string[]): StudySource[] {
  * Other arguments pass unchanged.
  */
 export async function argumentsAtProxy(args: readonly string[], level: number, log: (line: string) => void = () => {}): Promise<string[]> {
+  await initEngine(); // measuring a checkpoint's proxy samples with it
   const out: string[] = [];
   for (const arg of args) {
     const abs = resolve(arg);
@@ -101,7 +102,7 @@ export async function argumentsAtProxy(args: readonly string[], level: number, l
       out.push(arg); // weight files, checkpoints and <run>@<epoch> name their policy already
       continue;
     }
-    if (!existsSync(join(abs, "config.yaml"))) throw new UserError(`${arg}: --at-proxy needs run directories (config.yaml, metrics.jsonl, checkpoints/); this one has no config.yaml`);
+    if (!existsSync(runPaths(abs).config)) throw new UserError(`${arg}: --at-proxy needs run directories (config.yaml, metrics.jsonl, checkpoints/); this one has no config.yaml`);
     const match = await checkpointAtProxy(abs, level, log);
     if (!match) throw new UserError(`${arg}: --at-proxy needs a checkpoint with a proxy (checkpoints of epochs ${checkpointEpochs(abs).join(", ") || "none"}; keep them with checkpoint.keep)`);
     if (!match.reached) log(`warning: ${basename(abs)} never reaches proxy ${level}; rating its nearest checkpoint (epoch ${match.epoch}, proxy ${match.proxy.toFixed(4)})`);

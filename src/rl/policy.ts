@@ -9,7 +9,6 @@ import { basename, dirname, join, resolve } from "node:path";
 import { random } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
 import { checkpointName, listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
-import { KeyChain } from "../engine/prng.js";
 import { treeFromTensors, writeFileAtomic, type TensorRecord } from "../engine/safetensors.js";
 import { disposeTree } from "../engine/tree.js";
 import { readMetrics } from "../diagnostics/metrics.js";
@@ -17,12 +16,13 @@ import { loadVelocityModel, type LoadedWeights } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
 import { createReward } from "../rewards/registry.js";
-import { initialNoise, OdeSampler } from "../sampling/ode.js";
+import { OdeSampler } from "../sampling/ode.js";
 import { decodeSamples } from "../sampling/sde.js";
 import type { TrainConfig } from "../config/train.js";
 import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { readRunConfig, runPaths } from "./run.js";
-import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
+import { rewardSummaries, scoreRewards, weightedProxy, type WeightedReward } from "./scoring.js";
+import { evaluationInputs } from "./trainer.js";
 
 /** The EMA parameters' tensor names in a checkpoint (trainer state `state.ema.<param>`). */
 const EMA_PREFIX = "state.ema.";
@@ -45,7 +45,7 @@ export function parseRunAtEpoch(spec: string): { run: string; epoch: number } | 
 
 /** The epochs a run directory holds checkpoints of, ascending. */
 export function checkpointEpochs(runDir: string): number[] {
-  return listCheckpoints(runPaths(runDir).checkpoints).map((name) => Number(CHECKPOINT_FILE.exec(name)![1]));
+  return listCheckpoints(runPaths(runDir).checkpoints).map((name) => checkpointEpochOf(name)!);
 }
 
 /** The checkpoint file of `epoch` in a run directory; a UserError listing the epochs it has when there is none. */
@@ -81,10 +81,10 @@ function measuredProxies(runDir: string): Map<number, number> {
   }
 }
 
-/** Every proxy known for a run's checkpoints: its evaluations, then the measured ones. */
-export function knownProxies(runDir: string): Map<number, number> {
+/** Every proxy known for a run's checkpoints: the measured ones, overridden by its evaluations (`evaluated`: already read). */
+export function knownProxies(runDir: string, evaluated: ReadonlyMap<number, number> = evaluatedProxies(runDir)): Map<number, number> {
   const out = measuredProxies(runDir);
-  for (const [epoch, proxy] of evaluatedProxies(runDir)) out.set(epoch, proxy);
+  for (const [epoch, proxy] of evaluated) out.set(epoch, proxy);
   return out;
 }
 
@@ -99,11 +99,10 @@ export async function measureCheckpointProxy(runDir: string, epoch: number): Pro
   const { model, params } = loadCheckpointPolicy(checkpointAt(runDir, epoch));
   const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
   try {
-    const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
-    const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
+    const { prompts, noise } = evaluationInputs(config, model);
     const images = await decodeSamples(await sampler.sample(params, noise, prompts), model.config.sampleShape);
     const scores = await scoreRewards(rewards, images, model.config.sampleShape, prompts);
-    const proxy = rewardSummaries(rewards, scores).reduce((a, r, k) => a + rewards[k].weight * r.mean, 0);
+    const proxy = weightedProxy(rewards, rewardSummaries(rewards, scores));
     const measured = measuredProxies(runDir);
     measured.set(epoch, proxy);
     const file = join(runPaths(runDir).checkpoints, MEASURED_FILE);
@@ -135,11 +134,12 @@ export interface ProxyMatch {
  */
 export async function checkpointAtProxy(runDir: string, level: number, log: (line: string) => void = () => {}): Promise<ProxyMatch | null> {
   const epochs = checkpointEpochs(runDir);
-  const evaluated = [...evaluatedProxies(runDir)].sort((a, b) => a[0] - b[0]);
+  const byEpoch = evaluatedProxies(runDir);
+  const evaluated = [...byEpoch].sort((a, b) => a[0] - b[0]);
   const startsAbove = evaluated.length > 0 && evaluated[0][1] >= level;
   const crossing = startsAbove ? 0 : evaluated.findIndex(([, proxy], i) => i > 0 && evaluated[i - 1][1] < level && proxy >= level);
   if (crossing > 0) {
-    const known = knownProxies(runDir);
+    const known = knownProxies(runDir, byEpoch);
     const [from, to] = [evaluated[crossing - 1][0], evaluated[crossing][0]];
     for (const epoch of epochs.filter((e) => e > from && e < to && !known.has(e))) {
       const proxy = await measureCheckpointProxy(runDir, epoch);
@@ -147,7 +147,7 @@ export async function checkpointAtProxy(runDir: string, level: number, log: (lin
     }
   }
   const horizon = crossing >= 0 ? evaluated[crossing][0] : Infinity;
-  const known = knownProxies(runDir);
+  const known = knownProxies(runDir, byEpoch); // again: the loop above may have measured some
   let best: ProxyMatch | null = null;
   for (const epoch of epochs.filter((e) => e <= horizon)) {
     const proxy = known.get(epoch);

@@ -19,6 +19,11 @@ export async function scoreRewards(rewards: readonly WeightedReward[], images: F
   );
 }
 
+/** The proxy reward of a batch: the rewards' means, weighted as configured (`rewards[].weight`). */
+export function weightedProxy(rewards: readonly WeightedReward[], summaries: readonly RewardSummary[]): number {
+  return summaries.reduce((a, r, k) => a + rewards[k].weight * r.mean, 0);
+}
+
 export function rewardSummaries(rewards: readonly WeightedReward[], scores: readonly Float32Array[]): RewardSummary[] {
   return summarizeRewards(rewards.map((r) => r.reward.name), scores);
 }

@@ -30,12 +30,21 @@ import { epochHooks, type EpochHook } from "./epoch-hooks.js";
 import { objectiveByName, type PolicyObjective } from "./objectives.js";
 import { PolicyOptimiser } from "./optimisation.js";
 import { drawPrompts, sampleGroups, type EpochRollout } from "./rollout.js";
-import { rewardSummaries, scoreRewards, type WeightedReward } from "./scoring.js";
+import { rewardSummaries, scoreRewards, weightedProxy, type WeightedReward } from "./scoring.js";
 import { VelocityNormProbe } from "./velocity-norms.js";
 
 // The record types live in src/diagnostics/records.ts; re-exported for existing importers.
 export type { EpochRecord, EvalRecord, FaultEvent, RewardSummary } from "../diagnostics/records.js";
 export { scoreRewards, type WeightedReward } from "./scoring.js";
+
+/**
+ * What an evaluation samples: each eval prompt (default: the prompt pool) `eval.perPrompt` times,
+ * from the fixed noise of `eval.seed` — the same images at every evaluation of a run.
+ */
+export function evaluationInputs(config: TrainConfig, model: VelocityModel): { prompts: string[]; noise: ReturnType<typeof initialNoise> } {
+  const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
+  return { prompts, noise: initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length) };
+}
 
 export interface TrainerLogger {
   epoch(record: EpochRecord): void;
@@ -275,8 +284,7 @@ export class GrpoTrainer {
   /** Evaluate the EMA policy: ODE sampling with fixed noise, proxy rewards. */
   async evaluate(): Promise<EvalRecord> {
     const { config, model } = this;
-    const prompts = (config.eval.prompts ?? config.prompts.pool).flatMap((p) => Array.from({ length: config.eval.perPrompt }, () => p));
-    const noise = initialNoise(model, new KeyChain(config.eval.seed).next(), prompts.length);
+    const { prompts, noise } = evaluationInputs(config, model);
     let final;
     let velocityNorm: EvalRecord["velocityNorm"];
     if (config.diagnostics.velocityNormEval) {
@@ -290,7 +298,7 @@ export class GrpoTrainer {
     const images = await decodeSamples(final, model.config.sampleShape);
     const scores = await scoreRewards(this.rewards, images, model.config.sampleShape, prompts);
     const rewards = rewardSummaries(this.rewards, scores);
-    const proxy = rewards.reduce((a, r, k) => a + this.rewards[k].weight * r.mean, 0);
+    const proxy = weightedProxy(this.rewards, rewards);
     const gold = this.gold ? await this.gold.evaluate(images, prompts) : undefined;
     const record: EvalRecord = { epoch: this.epoch, rewards, proxy, gold, velocityNorm, prompts, images, sampleShape: model.config.sampleShape };
     this.logger.evaluation?.(record);

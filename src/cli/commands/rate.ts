@@ -2,7 +2,6 @@ import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UserError } from "../../engine/errors.js";
-import { initEngine } from "../../engine/jax.js";
 import { plural, resultsMarkdown, studyResults, votesCsv } from "../../rating/results.js";
 import { sizingTable } from "../../rating/stats.js";
 import { LOOPBACK_HOSTS, startRatingServer } from "../../rating/server.js";
@@ -93,7 +92,6 @@ export function registerRate(program: Command): void {
     .action(async (runs: string[], opts: RateOptions, command: Command) => {
       if (opts.plan) return printPlan(opts.raters, opts.agreement);
       if (opts.port > 65535) throw new UserError(`--port expects a port number up to 65535, got ${opts.port}`);
-      if (opts.atProxy !== undefined) await initEngine();
       const sources = resolveSources(opts.atProxy === undefined ? runs : await argumentsAtProxy(runs, opts.atProxy, (line) => process.stderr.write(line + "\n")));
       for (const s of sources) {
         if (s.checkpoint) console.log(`${s.label}: checkpoint of epoch ${s.checkpoint.epoch}${s.checkpoint.proxy !== null ? `, proxy ${s.checkpoint.proxy.toFixed(3)}` : " (proxy not measured)"}`);

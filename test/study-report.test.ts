@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { baselineSetting, baselineTables, buildB3Report, envelope, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { baselineSetting, baselineTables, buildB3Report, envelope, evidenceTable, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -226,6 +226,37 @@ test("against the baseline: each setting minus flow-grpo on the same seed, at ea
   assert.match(text, /\| flow-grpo \| flow-grpo-b \| -0\.200 \(1\) \| -0\.400 \(1\) \|/);
   assert.ok(!/\| flow-grpo \| flow-grpo-a \|/.test(text), "the baseline is not compared with itself");
   assert.match(baselineTables(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.7]), /^No comparison against flow-grpo: no finished flow-grpo run yet\.$/);
+});
+
+test("evidence against the baseline: reach paired by seed; intervals that exclude 0 read in the component's direction, the rest even, single pairs left out", () => {
+  const runs = [0, 1, 2].flatMap((seed) => [
+    // Guard: gold 0.2 + 0.01·seed higher at proxy 0.9 than flow-grpo, and it travels 0.05 farther (peak 0.95).
+    summary(`g${seed}`, "guard", "guard", seed, [[0.5, 0.9], [0.9, 0.7 + 0.02 * seed], [0.95, 0.6]]),
+    summary(`c${seed}`, "flow-grpo", "flow-grpo", seed, [[0.5, 0.9], [0.9, 0.5 + 0.01 * seed]]),
+    // Noisy: gold differences of -0.1, +0.1, 0 at proxy 0.9 (an interval around 0); stops at 0.9.
+    summary(`n${seed}`, "noisy", "noisy", seed, [[0.5, 0.9], [0.9, 0.5 + 0.01 * seed + [-0.1, 0.1, 0][seed]]]),
+  ]);
+  runs.push(summary("w0", "worse", "worse", 0, [[0.5, 0.9], [0.9, 0.2]])); // one seed only
+  const { methods } = groupRuns(runs);
+  const evidence = settingEvidence(methods, [GOLD], [0.7, 0.9]);
+  assert.deepEqual(evidence.map((e) => e.method), ["guard", "noisy", "worse"]);
+  const [guard, noisy, worse] = evidence;
+  assert.equal(guard.reach?.pairs, 3);
+  assert.ok(Math.abs(guard.reach!.mean - 0.05) < 1e-12 && Math.abs(guard.reach!.ci[0] - 0.05) < 1e-12, "the same +0.05 on every seed: a zero-width interval");
+  assert.ok(Math.abs(guard.peak! - 0.95) < 1e-12);
+  assert.deepEqual(guard.cells.map((c) => [c.level, c.reading]), [[0.7, "better"], [0.9, "better"]]);
+  assert.deepEqual(noisy.cells.map((c) => [c.level, c.reading]), [[0.7, "even"], [0.9, "even"]]);
+  assert.equal(worse.cells.length, 0, "one seed pair: no interval, no reading");
+  assert.equal(worse.reach?.pairs, 1);
+  // Lower-is-better components flip the reading: a higher KID is worse.
+  const kid = runs.map((r) => ({ ...r, components: [{ key: "kid-gold", label: "KID", better: "lower" as const }], evaluations: r.evaluations.map((e) => ({ ...e, components: [{ ...e.components[0], key: "kid-gold" }] })) }));
+  const kidEvidence = settingEvidence(groupRuns(kid).methods, [{ key: "kid-gold", label: "KID", better: "lower" }], [0.9]);
+  assert.equal(kidEvidence[0].cells[0].reading, "worse");
+  const table = evidenceTable(methods, [GOLD], [0.7, 0.9]);
+  assert.match(table, /\| guard \| guard \| 3 \| 0\.950; \+0\.050 \[\+0\.050, \+0\.050\] \(3\) \| `gold` at 0\.7: \+0\.105 \[\+0\.093, \+0\.117\] \(3\); `gold` at 0\.9: \+0\.210 \[\+0\.185, \+0\.235\] \(3\) \| — \| 0 of 2 \|/);
+  assert.match(table, /\| noisy \| noisy \| 3 \| 0\.900; \+0\.000 \[\+0\.000, \+0\.000\] \(3\) \| — \| — \| 2 of 2 \|/);
+  assert.match(table, /\| worse \| worse \| 1 \| 0\.900; \+0\.000 \(1\) \| — \| — \| — \(under 2 seed pairs\) \|/);
+  assert.match(evidenceTable(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.9]), /^No evidence against flow-grpo: no finished flow-grpo run yet\.$/);
 });
 
 test("markers: the section between them is replaced, everything else in the page stays byte for byte", () => {

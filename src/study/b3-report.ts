@@ -300,6 +300,91 @@ export function baselineTables(methods: readonly MethodGroup[], components: read
   return out.join("\n");
 }
 
+/** One paired comparison against the baseline whose t-interval was computable (≥ 2 seed pairs). */
+export interface EvidenceCell {
+  key: string;
+  level: number;
+  difference: PairedDifference;
+  /** "better" / "worse" when the interval excludes 0 (in the component's direction), else "even". */
+  reading: "better" | "worse" | "even";
+}
+
+export interface SettingEvidence {
+  method: string;
+  setting: SettingGroup;
+  /** Highest evaluated proxy of each run, setting − baseline, paired by seed: how much farther it travels. */
+  reach: PairedDifference | null;
+  /** Mean highest evaluated proxy of the setting's finished runs. */
+  peak: number | null;
+  cells: EvidenceCell[];
+}
+
+const peakProxy = (s: RunSummary): number | null => evalRange(s)?.peak ?? null;
+
+/**
+ * What a setting buys or costs against the baseline, mechanically: its reach (peak evaluated
+ * proxy, paired by seed) and every matched-proxy difference of `BASELINE_COMPONENTS` with ≥ 2
+ * seed pairs, read as better / worse when the 95 % t-interval excludes 0, else even. The
+ * material of the per-method verdict; not a verdict itself (no correction for the number of
+ * cells read: at 95 %, about one in twenty excludes 0 by chance).
+ */
+export function settingEvidence(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo"): SettingEvidence[] {
+  const base = baselineSetting(methods, baseline);
+  if (!base) return [];
+  const read = components.filter((c) => BASELINE_COMPONENTS.includes(c.key));
+  const others = methods.flatMap((m) => m.settings.filter((s) => s !== base && s.finished.length > 0).map((s) => ({ method: m.method, setting: s })));
+  return others.map(({ method, setting }) => {
+    const reachDiffs = setting.finished.flatMap((r) => {
+      const b = base.finished.find((x) => x.seed === r.seed);
+      const [pr, pb] = [peakProxy(r), b ? peakProxy(b) : null];
+      return pr !== null && pb !== null ? [pr - pb] : [];
+    });
+    const reachEstimate = meanCi(reachDiffs);
+    const peaks = finiteValues(setting.finished.map(peakProxy));
+    const cells = read.flatMap((c) =>
+      levels.flatMap((level): EvidenceCell[] => {
+        const d = pairedDifference(setting, base, level, c.key);
+        if (!d || d.pairs < 2 || !Number.isFinite(d.ci[0])) return [];
+        const sign = d.ci[0] > 0 ? 1 : d.ci[1] < 0 ? -1 : 0;
+        const reading = sign === 0 ? "even" : (sign > 0) === (c.better === "higher") ? "better" : "worse";
+        return [{ key: c.key, level, difference: d, reading }];
+      }),
+    );
+    return {
+      method,
+      setting,
+      reach: reachDiffs.length ? { pairs: reachDiffs.length, mean: reachEstimate.value, ci: reachEstimate.ci } : null,
+      peak: mean(peaks),
+      cells,
+    };
+  });
+}
+
+/** The evidence as a table: one row per setting, the intervals that exclude 0 spelled out, the others counted. */
+export function evidenceTable(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo"): string {
+  const base = baselineSetting(methods, baseline);
+  if (!base) return `No evidence against ${baseline}: no finished ${baseline} run yet.`;
+  const rows = settingEvidence(methods, components, levels, baseline);
+  const basePeak = mean(finiteValues(base.finished.map(peakProxy)));
+  // Proxy differences print like the gold score (three decimals).
+  const signed = (key: string, x: number) => {
+    const f = componentFormat(key === "proxy" ? "gold" : key);
+    return `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
+  };
+  const interval = (key: string, d: PairedDifference) => `${signed(key, d.mean)}${Number.isFinite(d.ci[0]) ? ` [${signed(key, d.ci[0])}, ${signed(key, d.ci[1])}]` : ""}`;
+  const list = (cells: EvidenceCell[]) => (cells.length ? cells.map((c) => `\`${c.key}\` at ${c.level}: ${interval(c.key, c.difference)} (${c.difference.pairs})`).join("; ") : "—");
+  const out = [
+    `| method | setting | finished seeds | peak evaluated proxy (${baseline}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${baseline}, paired | better than ${baseline} at equal proxy | worse | no difference detected |`,
+    `|---|---|---|---|---|---|---|`,
+  ];
+  for (const r of rows) {
+    const reach = r.reach ? `${r.peak === null ? "—" : r.peak.toFixed(3)}; ${interval("proxy", r.reach)} (${r.reach.pairs})` : r.peak === null ? "—" : r.peak.toFixed(3);
+    const even = r.cells.filter((c) => c.reading === "even").length;
+    out.push(`| ${r.method} | ${settingName(r.setting)} | ${r.setting.finished.length} | ${reach} | ${list(r.cells.filter((c) => c.reading === "better"))} | ${list(r.cells.filter((c) => c.reading === "worse"))} | ${r.cells.length ? `${even} of ${r.cells.length}` : "— (under 2 seed pairs)"} |`);
+  }
+  return out.join("\n");
+}
+
 const mean = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 const finiteValues = (xs: readonly (number | null | undefined)[]): number[] => xs.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
 
@@ -660,6 +745,10 @@ export function buildB3Report(input: B3ReportInput): B3Report {
           `**Against Flow-GRPO at matched proxy** (the same crossings, each setting minus Flow-GRPO's on the same seed; "—": no seed where both reached the level):`,
           ``,
           baselineTables(methods, components, levels),
+          `**What each setting buys or costs against Flow-GRPO** (generated from the tables above; the material of the verdict, not the verdict: how far each setting's runs travel — their highest evaluated proxy, paired by seed — and every matched-proxy difference above with at least two seed pairs, listed where its 95 % t-interval excludes 0 and counted where it does not. No correction for the number of cells read: at 95 %, about one cell in twenty excludes 0 by chance):`,
+          ``,
+          evidenceTable(methods, components, levels),
+          ``,
         ]
       : [`A pilot: proxy-side signals only. Gold is not shown (B3 fixes knob ranges and the epoch budget on proxy-side signals only, never by looking at gold); the summaries keep it.`]),
     ``,

@@ -23,7 +23,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { requestedThreads } from "../src/engine/platform.js";
+import { relaxedSimdRequested, requestedThreads } from "../src/engine/platform.js";
 import { initEngine, random } from "../src/engine/jax.js";
 import { liveBuffers, trackBuffers } from "../src/engine/memory.js";
 import { countParams } from "../src/engine/tree.js";
@@ -237,8 +237,8 @@ export async function bench(argv: string[]): Promise<Record<string, unknown>> {
     reference_params: REFERENCE_PARAMS,
     threads,
     node: process.versions.node,
-    // Whether this V8 accepts relaxed SIMD, i.e. whether jax-js's matmuls use fused multiply-add.
-    relaxed_simd: WebAssembly.validate(ceilingModuleBytes("fma")),
+    // Whether jax-js's matmuls use fused multiply-add: this V8 accepts relaxed SIMD and GRPO_GUARD_RELAXED_SIMD=1 asks for it.
+    relaxed_simd: WebAssembly.validate(ceilingModuleBytes("fma")) && relaxedSimdRequested(),
     sample_s: +main.sample_s.toFixed(3),
     train_s: +main.train_s.toFixed(3),
     epoch_s: +main.epoch_s.toFixed(3),

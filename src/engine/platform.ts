@@ -15,9 +15,9 @@
  * "Patches"): how kernels reach the worker threads; default `atomics` (shared-memory ring),
  * `message` is jax-js's original one-postMessage-per-kernel path.
  *
- * `GRPO_GUARD_RELAXED_SIMD=1` turns on wasm relaxed SIMD (off by default on Node 20), which
- * jax-js then uses for fused multiply-add in matmuls: faster, but the rounding may differ
- * between CPUs, so it is opt-in (docs/performance.md).
+ * `GRPO_GUARD_RELAXED_SIMD=1` turns on wasm relaxed SIMD, which jax-js then uses for fused
+ * multiply-add in matmuls: faster, but the rounding may differ between CPUs, so it is opt-in on
+ * every runtime, also where V8 enables it by default (`relaxedSimdRequested`).
  */
 import "core-js/actual/iterator/index.js";
 import { availableParallelism } from "node:os";
@@ -110,7 +110,17 @@ export function requestedThreads(): number {
   return n;
 }
 
-if (process.env.GRPO_GUARD_RELAXED_SIMD === "1") setFlagsFromString("--experimental-wasm-relaxed-simd");
+/**
+ * Relaxed SIMD (fused multiply-add in jax-js's matmuls): on with GRPO_GUARD_RELAXED_SIMD=1 (Node 20
+ * needs the V8 flag), otherwise off on every runtime — Node ≥ 22 has it on by default, and our jax-js
+ * patch's JAX_JS_WASM_FEATURES_OFF hides it from jax-js's probe, so results stay bit-identical
+ * across runtimes and CPUs (docs/performance.md, "Runtime").
+ */
+export function relaxedSimdRequested(raw = process.env.GRPO_GUARD_RELAXED_SIMD): boolean {
+  if (raw === undefined || raw === "" || raw === "0") return false;
+  if (raw === "1") return true;
+  throw new UserError(`GRPO_GUARD_RELAXED_SIMD must be "0" or "1", got "${raw}"`);
+}
 
 /**
  * A bad GRPO_GUARD_THREADS must not throw here (at import, before any command could report it
@@ -119,6 +129,10 @@ if (process.env.GRPO_GUARD_RELAXED_SIMD === "1") setFlagsFromString("--experimen
 export let platformError: UserError | null = null;
 let threads = 0;
 try {
+  if (relaxedSimdRequested()) setFlagsFromString("--experimental-wasm-relaxed-simd");
+  else if (!(process.env.JAX_JS_WASM_FEATURES_OFF ?? "").split(",").includes("relaxed-madd")) {
+    process.env.JAX_JS_WASM_FEATURES_OFF = [process.env.JAX_JS_WASM_FEATURES_OFF, "relaxed-madd"].filter(Boolean).join(",");
+  }
   threads = requestedThreads();
   const dispatch = process.env.JAX_JS_WASM_DISPATCH;
   if (dispatch !== undefined && dispatch !== "" && dispatch !== "atomics" && dispatch !== "message") {

@@ -203,10 +203,18 @@ test("the every-method headline: the highest level every method reaches with som
   // Where every method reaches the farthest level too, one reading is enough.
   const same = groupRuns(runs.filter((r) => r.method !== "kl")).methods;
   assert.ok(!headlinesMarkdown("aesthetic", same, [GOLD], [0.6, 0.7, 0.8, 0.9]).includes("farthest"));
-  // A method none of whose settings reaches any level: no every-method headline, said so.
+  // A method none of whose settings reaches even the lowest level does not move the proxy: named and left out, not waited for.
   const stuck = groupRuns(runs.filter((r) => r.label !== "kl-0.16")).methods;
-  assert.equal(headline(stuck, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method"), null);
-  assert.match(headlinesMarkdown("aesthetic", stuck, [GOLD], [0.6, 0.7, 0.8, 0.9]), /^Headline \(aesthetic, every method\): no proxy level is reached by a setting of every method yet\./);
+  const moving = headline(stuck, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method")!;
+  assert.deepEqual(moving.stalled, ["kl"]);
+  assert.equal(moving.level, 0.9);
+  assert.deepEqual(moving.compared.map((s) => s.label), ["guard", "flow"]);
+  assert.match(headlinesMarkdown("aesthetic", stuck, [GOLD], [0.6, 0.7, 0.8, 0.9]), /^Headline \(aesthetic, every method that moves the proxy\), at proxy level 0\.9: .*\)\. Left out: kl — no setting whose finished runs all reach even the lowest level, 0\.6\.\n/);
+  assert.deepEqual(all.stalled, [], "every method moves: nobody left out");
+  // One moving method is no comparison: no every-method headline, said so.
+  const alone = groupRuns(runs.filter((r) => r.label === "kl-4" || r.method === "guard")).methods;
+  assert.equal(headline(alone, [GOLD], [0.6, 0.7, 0.8, 0.9], "every-method"), null);
+  assert.match(headlinesMarkdown("aesthetic", alone, [GOLD], [0.6, 0.7, 0.8, 0.9]), /^Headline \(aesthetic\): no proxy level is reached by every finished run of two or more settings yet\./);
 });
 
 test("against the baseline: each setting minus flow-grpo on the same seed, at each level; unpaired cells are a dash", () => {

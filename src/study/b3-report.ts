@@ -484,6 +484,10 @@ export interface Headline {
   /** Settings whose finished runs all reach the level (the ones compared), and the ones censored there. */
   compared: SettingGroup[];
   censored: SettingGroup[];
+  /** Every-method scope: methods left out because no setting's finished runs all reach even the lowest level (they do not move the proxy). */
+  stalled: string[];
+  /** The lowest matched-proxy level of the report (what "stalled" is measured against). */
+  lowest: number;
   best: { component: ComponentInfo; setting: SettingGroup; cell: MatchedCell; next: { setting: SettingGroup; cell: MatchedCell; paired: PairedDifference | null } | null }[];
 }
 
@@ -525,14 +529,16 @@ export function headline(methods: readonly MethodGroup[], components: readonly C
   const settings = methods.flatMap((m) => m.settings).filter((s) => s.finished.length > 0);
   const crossingKey = components[0]?.key;
   if (!crossingKey) return null;
+  const reachesAll = (s: SettingGroup, level: number) => settingCells(s, [level], crossingKey)[0].censored === 0;
   const withRuns = methods.filter((m) => m.settings.some((s) => s.finished.length > 0));
+  // A method that does not reach even the lowest level would leave "every method" without any level: it is named, not waited for.
+  const lowest = Math.min(...levels);
+  const stalled = scope === "every-method" ? withRuns.filter((m) => !m.settings.some((s) => s.finished.length > 0 && reachesAll(s, lowest))) : [];
+  const moving = withRuns.filter((m) => !stalled.includes(m));
   for (const level of [...levels].sort((a, b) => b - a)) {
-    const reachedAll = settings.filter((s) => {
-      const cell = settingCells(s, [level], crossingKey)[0];
-      return cell.censored === 0;
-    });
+    const reachedAll = settings.filter((s) => reachesAll(s, level));
     if (reachedAll.length < 2) continue;
-    if (scope === "every-method" && !withRuns.every((m) => m.settings.some((s) => reachedAll.includes(s)))) continue;
+    if (scope === "every-method" && !moving.every((m) => m.settings.some((s) => reachedAll.includes(s)))) continue;
     const best = components.flatMap((component) => {
       const ranked = reachedAll
         .map((setting) => ({ setting, cell: settingCells(setting, [level], component.key)[0] }))
@@ -541,7 +547,7 @@ export function headline(methods: readonly MethodGroup[], components: readonly C
       const next = ranked[1] ? { ...ranked[1], paired: pairedDifference(ranked[0].setting, ranked[1].setting, level, component.key) } : null;
       return ranked.length ? [{ component, setting: ranked[0].setting, cell: ranked[0].cell, next }] : [];
     });
-    return { scope, level, compared: reachedAll, censored: settings.filter((s) => !reachedAll.includes(s)), best };
+    return { scope, level, compared: reachedAll, censored: settings.filter((s) => !reachedAll.includes(s)), stalled: stalled.map((m) => m.method), lowest, best };
   }
   return null;
 }
@@ -560,7 +566,7 @@ export function headlineMarkdown(proxy: string, h: Headline | null, scope: Headl
       ? [`**Provisional** — ${short.map((s) => `${name(s)} has ${s.finished.length} of ${s.planned} seeds finished`).join("; ")}: B3 reads its paired seeds together, so this ranking can still change.`, ``]
       : []),
     h.scope === "every-method"
-      ? `Headline (${proxy}, every method), at proxy level ${h.level}: the highest level at which every method has a setting all of whose finished runs reach it (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`
+      ? `Headline (${proxy}, every method${h.stalled.length ? ` that moves the proxy` : ""}), at proxy level ${h.level}: the highest level at which every method has a setting all of whose finished runs reach it (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""})${h.stalled.length ? `. Left out: ${h.stalled.join(", ")} — no setting whose finished runs all reach even the lowest level, ${h.lowest}` : ""}.`
       : `Headline (${proxy}, farthest), at proxy level ${h.level}: the highest level that every finished run of ${h.compared.length} settings reaches (compared: ${h.compared.map(name).join(", ")}${h.censored.length ? `; not compared, a run censored there: ${h.censored.map(name).join(", ")}` : ""}).`,
     ``,
   ];

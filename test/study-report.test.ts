@@ -338,6 +338,11 @@ test("compare --preset <pilot sweep file> --from-summaries: the marked section w
   // Rewritten in place: same page, the markers once.
   assert.equal(cli(args).code, 0);
   assert.equal(readFileSync(page, "utf8"), text);
+  // --methods / --seeds choose what to train; the page still reports the whole study (no "n of n planned" for a subset).
+  const subset = cli([...args, "--methods", pilot.runs[0].method, "--seeds", "0"]);
+  assert.equal(subset.code, 0, subset.stderr);
+  assert.match(subset.stdout, new RegExp(`2 finished runs of ${pilot.runs.length} planned`));
+  assert.equal(readFileSync(page, "utf8"), text, "the same section as without the subset flags");
   const headline = cli([...args, "--headline", join(dir, "README.md")]);
   assert.equal(headline.code, 2);
   assert.match(headline.stderr, /^grpo-guard: --headline: b3-aesthetic-pilot is a pilot; its section shows no gold, so it has no headline\n$/);

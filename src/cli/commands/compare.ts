@@ -157,12 +157,14 @@ async function studyCompare(opts: CompareOptions): Promise<void> {
     // A failed run does not stop the page: it is written from the summaries that exist (and says how many), then the failure is reported.
     failure = failureReport(tracker);
   }
-  const extra = `${opts.methods ? ` --methods ${opts.methods}` : ""}${opts.epochs ? ` --epochs ${opts.epochs}` : ""}`;
-  const command = reportCommand(sweep, { preset: opts.preset }, summariesDir, opts) + extra;
-  const report = writeStudyReport(sweep, { summariesDir, page: page, figuresDir: join(dirname(page), "results"), command, headlineFile: opts.headline });
+  // --methods and --seeds choose what to train; the page always reports the whole study (the sweep
+  // file's seeds, every method), so a subset never claims "n of n planned".
+  const study: Sweep = seeds || methods ? presetSweep(opts.preset, runsDir, { epochs: opts.epochs, extra: opts.set }) : full;
+  const command = reportCommand(study, { preset: opts.preset }, summariesDir, { set: opts.set }) + (opts.epochs ? ` --epochs ${opts.epochs}` : "");
+  const report = writeStudyReport(study, { summariesDir, page: page, figuresDir: join(dirname(page), "results"), command, headlineFile: opts.headline });
   const runs = report.methods.flatMap((m) => m.settings.flatMap((s) => s.finished));
   const figures = [...(report.figure === null ? [] : [report.figureFile]), report.trajectoriesFile];
-  console.log(`wrote the b3:${reportKey(sweep.name)} section of ${page} and ${figures.join(", ")}: ${runs.length} finished runs of ${sweep.runs.length} planned`);
+  console.log(`wrote the b3:${reportKey(study.name)} section of ${page} and ${figures.join(", ")}: ${runs.length} finished runs of ${study.runs.length} planned`);
   if (failure) throw failure;
 }
 

@@ -126,6 +126,8 @@ async function timeEpochs(preset: string, algorithm: "flow-grpo" | "grpo-guard",
     train_s: median(timings.map((t) => t.train_s)),
     epoch_s: median(timings.map((t) => t.epoch_s)),
     cpu_s: median(timings.map((t) => t.cpu_s)),
+    // Every timed epoch (the spread behind the medians).
+    each: timings.map((t) => ({ sample_s: +t.sample_s.toFixed(3), train_s: +t.train_s.toFixed(3), cpu_s: +t.cpu_s.toFixed(3) })),
     buffers,
   };
 }
@@ -249,6 +251,7 @@ export async function bench(argv: string[]): Promise<Record<string, unknown>> {
     train_gflops: +trainGflops.toFixed(1),
     peak_rss_mib: +(process.resourceUsage().maxRSS / 1024).toFixed(0),
     live_buffers_per_epoch: main.buffers,
+    epochs: main.each,
     repeats,
     nproc: cpus().length,
     cpu: cpus()[0]?.model ?? "unknown",

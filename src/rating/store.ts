@@ -148,6 +148,23 @@ function configure(db: Database.Database): void {
   db.pragma("busy_timeout = 5000");
 }
 
+/**
+ * Open a database; better-sqlite3 is a native addon built for the Node that ran `npm ci`, so on
+ * another Node (e.g. a newer one on the PATH for speed, docs/performance.md "Runtime") it cannot
+ * load: say so, instead of blaming the study file.
+ */
+function openDatabase(path: string, options?: Database.Options): Database.Database {
+  try {
+    return new Database(path, options);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version/.test(message)) {
+      throw new UserError(`the vote store (better-sqlite3, a native addon) was built for another Node than this one (${process.version}, ABI ${process.versions.modules}); run \`grpo-guard rate\` with the Node that ran \`npm ci\`, or rebuild it for this one (\`npm rebuild better-sqlite3\`)`);
+    }
+    throw err;
+  }
+}
+
 export class StudyStore {
   readonly config: StudyConfig;
   private readonly pairById: Map<number, Pair>;
@@ -167,7 +184,7 @@ export class StudyStore {
     if (existsSync(path)) throw new UserError(`${path}: a study already exists here`);
     const temporary = `${path}.partial`;
     rmSync(temporary, { force: true });
-    const db = new Database(temporary);
+    const db = openDatabase(temporary);
     try {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -194,11 +211,12 @@ export class StudyStore {
     if (!existsSync(path)) throw new UserError(`${dir}: no rating study here (no ${STUDY_DB})`);
     let db: Database.Database;
     try {
-      db = new Database(path, { fileMustExist: true });
+      db = openDatabase(path, { fileMustExist: true });
       configure(db);
       const version = db.pragma("user_version", { simple: true });
       if (version !== SCHEMA_VERSION) throw new Error(`schema version ${String(version)}, expected ${SCHEMA_VERSION}`);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       throw new UserError(`${path}: not a rating study database (${(err as Error).message})`);
     }
     return new StudyStore(dir, db);

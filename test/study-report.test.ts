@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { baselineSetting, baselineTables, buildB3Report, envelope, evidenceTable, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { baselineSetting, baselineTables, buildB3Report, envelope, evidenceTable, formatDifference, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -265,6 +265,11 @@ test("evidence against the baseline: reach paired by seed; intervals that exclud
   assert.match(table, /\| noisy \| noisy \| 3 \| 0\.900; \+0\.000 \[\+0\.000, \+0\.000\] \(3\) \| — \| — \| 2 of 2 \|/);
   assert.match(table, /\| worse \| worse \| 1 \| 0\.900; \+0\.000 \(1\) \| — \| — \| — \(under 2 seed pairs\) \|/);
   assert.match(evidenceTable(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.9]), /^No evidence against flow-grpo: no finished flow-grpo run yet\.$/);
+  // Differences of percentages: one more decimal than the values (0.6 % vs 0.7 % is −0.12 points, not −0.1).
+  assert.equal(formatDifference("near-duplicates", -0.0012), "-0.12");
+  assert.equal(formatDifference("judge-accuracy", 0.034), "+3.40");
+  assert.equal(formatDifference("proxy", 0.05), "+0.050");
+  assert.equal(formatDifference("kid-gold", 194.049), "+194.05");
 });
 
 test("markers: the section between them is replaced, everything else in the page stays byte for byte", () => {

@@ -35,7 +35,7 @@ export interface ComponentInfo {
 /** How a component's numbers are printed: fractions as percentages, the gold score with three decimals. */
 export function componentFormat(key: string): { scale: number; digits: number; unit: string } {
   if (key.includes("accuracy") || key === "near-duplicates") return { scale: 100, digits: 1, unit: " %" };
-  if (key === "gold") return { scale: 1, digits: 3, unit: "" };
+  if (key === "gold" || key === "proxy") return { scale: 1, digits: 3, unit: "" };
   return { scale: 1, digits: 2, unit: "" };
 }
 
@@ -238,6 +238,12 @@ export function formatCell(key: string, cell: MatchedCell): string {
   return `${formatValue(key, cell.mean)}${unit}${ci} (${cell.reached}/${cell.runs}${cell.censored ? `; ${cell.censored} censored` : ""})`;
 }
 
+/** A signed difference of a component's values; differences of percentages get one more decimal (they are often a fraction of a point). */
+export function formatDifference(key: string, x: number): string {
+  const f = componentFormat(key);
+  return `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.unit === " %" ? f.digits + 1 : f.digits)}`;
+}
+
 const settingName = (s: SettingGroup) => (s.label === s.method ? s.method : s.label);
 
 /** One table per component: rows = method × setting, columns = proxy levels. */
@@ -283,8 +289,7 @@ export function baselineTables(methods: readonly MethodGroup[], components: read
   const others = methods.flatMap((m) => m.settings.filter((s) => s !== base && s.finished.length > 0).map((s) => ({ method: m.method, setting: s })));
   const out: string[] = [];
   for (const c of components.filter((c) => BASELINE_COMPONENTS.includes(c.key))) {
-    const f = componentFormat(c.key);
-    const v = (x: number) => `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
+    const v = (x: number) => formatDifference(c.key, x);
     out.push(`*${c.label}* (\`${c.key}\`, ${c.better} is better): setting − ${baseline} / ${settingName(base)}, paired by seed, mean [95 % t-interval] (pairs that reached the level):`, ``);
     out.push(`| method | setting | ${levels.map((l) => `proxy ${l.toFixed(decimals)}`).join(" | ")} |`, `|---|---|${levels.map(() => "---|").join("")}`);
     for (const { method, setting } of others) {
@@ -366,12 +371,7 @@ export function evidenceTable(methods: readonly MethodGroup[], components: reado
   if (!base) return `No evidence against ${baseline}: no finished ${baseline} run yet.`;
   const rows = settingEvidence(methods, components, levels, baseline);
   const basePeak = mean(finiteValues(base.finished.map(peakProxy)));
-  // Proxy differences print like the gold score (three decimals).
-  const signed = (key: string, x: number) => {
-    const f = componentFormat(key === "proxy" ? "gold" : key);
-    return `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
-  };
-  const interval = (key: string, d: PairedDifference) => `${signed(key, d.mean)}${Number.isFinite(d.ci[0]) ? ` [${signed(key, d.ci[0])}, ${signed(key, d.ci[1])}]` : ""}`;
+  const interval = (key: string, d: PairedDifference) => `${formatDifference(key, d.mean)}${Number.isFinite(d.ci[0]) ? ` [${formatDifference(key, d.ci[0])}, ${formatDifference(key, d.ci[1])}]` : ""}`;
   const list = (cells: EvidenceCell[]) => (cells.length ? cells.map((c) => `\`${c.key}\` at ${c.level}: ${interval(c.key, c.difference)} (${c.difference.pairs})`).join("; ") : "—");
   const out = [
     `| method | setting | finished seeds | peak evaluated proxy (${baseline}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${baseline}, paired | better than ${baseline} at equal proxy | worse | no difference detected |`,
@@ -572,8 +572,7 @@ export function headlineMarkdown(proxy: string, h: Headline | null, scope: Headl
   ];
   const paired = (key: string, p: PairedDifference | null) => {
     if (!p) return "";
-    const f = componentFormat(key);
-    const v = (x: number) => `${x >= 0 ? "+" : ""}${(x * f.scale).toFixed(f.digits)}`;
+    const v = (x: number) => formatDifference(key, x);
     return `; best − next, paired by seed: ${v(p.mean)}${Number.isFinite(p.ci[0]) ? ` [${v(p.ci[0])}, ${v(p.ci[1])}]` : ""} (${p.pairs} ${p.pairs === 1 ? "pair" : "pairs"})`;
   };
   for (const b of h.best) lines.push(`- ${b.component.label} (${b.component.better} is better): best ${name(b.setting)} ${cell(b.component.key, b.cell)}${b.next ? `; next ${name(b.next.setting)} ${cell(b.component.key, b.next.cell)}${paired(b.component.key, b.next.paired)}` : ""}`);

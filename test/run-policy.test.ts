@@ -7,13 +7,18 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
 import { readSafetensorsFile, treeToHost } from "../src/engine/safetensors.js";
 import { disposeTree } from "../src/engine/tree.js";
-import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluatedProxies, knownProxies, loadCheckpointPolicy, loadPolicy, measureCheckpointProxy } from "../src/rl/policy.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluateCheckpoint, evaluatedProxies, knownProxies, loadCheckpointPolicy, loadPolicy, measureCheckpointProxy, type GoldFor } from "../src/rl/policy.js";
+import { evaluateCheckpoints } from "../src/rl/checkpoint-evals.js";
+import { CHECKPOINT_EVALS_FILE } from "../src/engine/checkpoint.js";
+import { readMetrics } from "../src/diagnostics/metrics.js";
+import { goldPanelFor, type GoldPanel } from "../src/rewards/gold.js";
+import { readSummary, summarizeRunDir } from "../src/study/summary.js";
 import { argumentsAtProxy, createStudy, resolveSources } from "../src/rating/study.js";
 import { bin, env } from "./rating-fixtures.js";
 
@@ -137,5 +142,44 @@ describe("a run's policy at a checkpoint", () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe("evaluations at checkpoints (summarize --checkpoint-evals)", () => {
+  test("the unevaluated checkpoints get the run's own evaluation, kept durably, read by the summary as extra points", async () => {
+    const copy = join(root, "tiny-evals");
+    cpSync(run, copy, { recursive: true });
+    const panels = new Map<string, Promise<GoldPanel | null>>();
+    const goldFor: GoldFor = (settings, shape) => {
+      const key = JSON.stringify([settings, shape]);
+      if (!panels.has(key)) panels.set(key, goldPanelFor(settings, shape));
+      return panels.get(key)!;
+    };
+    // At an epoch the run evaluated, the same proxy and gold as its record (the images are the same).
+    const recorded = readMetrics(join(copy, "metrics.jsonl")).records.find((r) => r.type === "eval" && r.epoch === 2) as unknown as { proxy: number; gold?: { gold: number; components: { key: string; value: number }[] } };
+    const again = await evaluateCheckpoint(copy, 2, goldFor);
+    assert.equal(again.proxy, recorded.proxy);
+    assert.ok(recorded.gold && again.gold, "the tiny run evaluates with the gold panel");
+    assert.equal(again.gold?.gold, recorded.gold?.gold);
+    assert.deepEqual(again.gold?.components?.map((c) => c.value), recorded.gold?.components.map((c) => c.value));
+
+    const lines: string[] = [];
+    assert.deepEqual(await evaluateCheckpoints(copy, goldFor, (l) => lines.push(l)), [1, 3], "the run evaluated epochs 0, 2 and 4");
+    assert.equal(lines.length, 2);
+    const summary = summarizeRunDir(copy);
+    assert.deepEqual(summary.evaluations.map((e) => [e.epoch, e.fromCheckpoint ?? false]), [[0, false], [1, true], [2, false], [3, true], [4, false]]);
+    assert.ok(summary.evaluations.every((e) => e.gold !== null && e.components.length > 0));
+    assert.equal(knownProxies(copy).get(1), summary.evaluations[1].proxy, "the proxy is also kept with the measured ones (--at-proxy)");
+    // Nothing left to do; a torn last line (a crash mid-write) is skipped, not fatal.
+    assert.deepEqual(await evaluateCheckpoints(copy, goldFor), []);
+    appendFileSync(join(copy, "checkpoints", CHECKPOINT_EVALS_FILE), '{"type":"eval","epoch":');
+    assert.deepEqual(summarizeRunDir(copy).evaluations.map((e) => e.epoch), [0, 1, 2, 3, 4]);
+    assert.deepEqual(await evaluateCheckpoints(copy, goldFor), []);
+    // The CLI: every finished run's checkpoints, then the summary (here with nothing left to evaluate).
+    const out = join(root, "summaries");
+    const r = spawnSync(process.execPath, [bin, "summarize", copy, "--out", out, "--checkpoint-evals"], { encoding: "utf8", env, timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /every kept checkpoint already has an evaluation/);
+    assert.equal(readSummary(join(out, "tiny-evals.json")).evaluations.filter((e) => e.fromCheckpoint).length, 2);
   });
 });

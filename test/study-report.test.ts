@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { baselineSetting, baselineTables, buildB3Report, envelope, evidenceTable, formatDifference, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { baselineSetting, baselineTables, buildB3Report, coverageTable, envelope, evaluationDensity, evidenceTable, formatDifference, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -265,6 +265,12 @@ test("evidence against the baseline: reach paired by seed; intervals that exclud
   assert.match(table, /\| noisy \| noisy \| 3 \| 0\.900; \+0\.000 \[\+0\.000, \+0\.000\] \(3\) \| — \| — \| 2 of 2 \|/);
   assert.match(table, /\| worse \| worse \| 1 \| 0\.900; \+0\.000 \(1\) \| — \| — \| — \(under 2 seed pairs\) \|/);
   assert.match(evidenceTable(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.9]), /^No evidence against flow-grpo: no finished flow-grpo run yet\.$/);
+  // Evaluations made later at checkpoints: counted per run, and the widest gap between evaluations.
+  const dense = summary("d0", "guard", "guard", 0, [[0.5, 0.9], [0.7, 0.8], [0.9, 0.6]]);
+  dense.evaluations.splice(1, 0, { ...dense.evaluations[1], epoch: 5, fromCheckpoint: true });
+  assert.deepEqual(evaluationDensity(dense), { fromCheckpoint: 1, widestGap: 10 });
+  assert.deepEqual(evaluationDensity(runs[0]), { fromCheckpoint: 0, widestGap: 10 });
+  assert.match(coverageTable(groupRuns([dense, runs[1]]).methods), /\| guard \| guard \| 1 \/ \? \| 0 \| \? \| 1 of 1 \(10\) \|\n\| flow-grpo \| flow-grpo \| 1 \/ \? \| 0 \| \? \| 0 of 1 \(10\) \|/);
   // Differences of percentages: one more decimal than the values (0.6 % vs 0.7 % is −0.12 points, not −0.1).
   assert.equal(formatDifference("near-duplicates", -0.0012), "-0.12");
   assert.equal(formatDifference("judge-accuracy", 0.034), "+3.40");

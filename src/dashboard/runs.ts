@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync 
 import { basename, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
+import { CHECKPOINT_EVALS_FILE } from "../engine/checkpoint.js";
 import { readValidatedMetrics, type SkippedLine, type ValidMetricsRecord } from "../diagnostics/metrics-schema.js";
 import { flattenSettings, type RunMeta } from "./series.js";
 
@@ -116,6 +117,8 @@ export interface LoadedRun {
   records: ValidMetricsRecord[];
   skipped: SkippedLine[];
   images: number[];
+  /** `eval` records made later at the run's checkpoints (checkpoints/checkpoint-evals.jsonl), by epoch. */
+  checkpointEvals?: ValidMetricsRecord[];
 }
 
 /** A run's validated metrics (none yet if metrics.jsonl does not exist), config summary and images. */
@@ -129,5 +132,14 @@ export function loadRun(dir: string, name = basename(dir)): LoadedRun {
       throw new UserError(`${metrics}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  return { name, dir, meta: readRunMeta(dir), records: read.records, skipped: read.skipped, images: listImages(dir) };
+  const evalsFile = join(dir, "checkpoints", CHECKPOINT_EVALS_FILE);
+  let checkpointEvals: ValidMetricsRecord[] = [];
+  if (existsSync(evalsFile)) {
+    try {
+      checkpointEvals = readValidatedMetrics(evalsFile).records.filter((r) => r.type === "eval");
+    } catch (err) {
+      throw new UserError(`${evalsFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return { name, dir, meta: readRunMeta(dir), records: read.records, skipped: read.skipped, images: listImages(dir), checkpointEvals };
 }

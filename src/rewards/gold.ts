@@ -25,6 +25,7 @@
  * and readers still work; `components` carries every measure with its CI and floor.
  */
 import { fileURLToPath } from "node:url";
+import { UserError } from "../engine/errors.js";
 import { indicesByClass, gatherImages, loadDigits, type DigitSet } from "../data/mnist.js";
 import { halfSampleCi, SubsetRng } from "../diagnostics/bootstrap.js";
 import { nearDuplicateThreshold, pairStatistics, pairwiseDistances } from "../diagnostics/diversity.js";
@@ -371,6 +372,23 @@ function argmax(probs: Float32Array, row: number, classes: number): number {
 }
 
 /** One line of an evaluation's gold components: value [95 % CI] (real-digit floor at the same n). */
+/** What decides a run's gold panel (the run config's `gold` section). */
+export interface GoldSettings {
+  enabled: "auto" | "on" | "off";
+  judge?: string;
+  features?: string;
+}
+
+/**
+ * The gold panel a run evaluates with: its judge and feature network (shipped defaults), for a
+ * 28×28 digit model; none when `gold.enabled` is off, or "auto" and the samples are not digits.
+ */
+export async function goldPanelFor(gold: GoldSettings, sampleShape: readonly number[]): Promise<GoldPanel | null> {
+  const isDigits = sampleShape.join("x") === "1x28x28";
+  if (gold.enabled === "on" && !isDigits) throw new UserError(`gold.enabled = on needs a 28×28 digit model; this model makes samples of shape [${sampleShape.join(", ")}]`);
+  return gold.enabled === "off" || !isDigits ? null : GoldPanel.fromFile(gold.judge ?? DEFAULT_JUDGE, gold.features ?? DEFAULT_GOLD_FEATURES);
+}
+
 export function formatGoldLine(g: GoldMetrics): string {
   if (!g.components) return `gold ${g.gold.toFixed(3)} (judge ${(100 * g.judgeAccuracy).toFixed(1)}%, Fréchet ${g.frechetMean.toFixed(1)} vs real ${g.frechetReal.toFixed(1)}, diversity ${g.diversity.toFixed(2)})`;
   const short: Record<string, string> = {

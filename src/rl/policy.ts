@@ -23,6 +23,8 @@ import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { readRunConfig, runPaths } from "./run.js";
 import { rewardSummaries, scoreRewards, weightedProxy, type WeightedReward } from "./scoring.js";
 import { evaluationInputs } from "./trainer.js";
+import type { EvalRecord } from "../diagnostics/records.js";
+import type { GoldPanel, GoldSettings } from "../rewards/gold.js";
 
 /** The EMA parameters' tensor names in a checkpoint (trainer state `state.ema.<param>`). */
 const EMA_PREFIX = "state.ema.";
@@ -88,31 +90,46 @@ export function knownProxies(runDir: string, evaluated: ReadonlyMap<number, numb
   return out;
 }
 
+/** The gold panel for a run's gold settings and sample shape (e.g. `goldPanelFor`, cached by the caller); null: none. */
+export type GoldFor = (settings: GoldSettings, sampleShape: readonly number[]) => Promise<GoldPanel | null>;
+
+/** Keep a proxy measured at a checkpoint in `<run>/checkpoints/checkpoint-proxies.json` (atomically). */
+export function recordMeasuredProxy(runDir: string, epoch: number, proxy: number): void {
+  const measured = measuredProxies(runDir);
+  measured.set(epoch, proxy);
+  const file = join(runPaths(runDir).checkpoints, MEASURED_FILE);
+  writeFileAtomic(file, Buffer.from(JSON.stringify(Object.fromEntries([...measured].sort((x, y) => x[0] - y[0])), null, 1) + "\n"));
+}
+
 /**
- * The proxy reward of a checkpoint's EMA policy, measured as the run's evaluations measure it
- * (its eval prompts × eval.perPrompt, eval.seed's noise, eval.steps ODE steps, its rewards and
- * weights; no gold), and kept in `<run>/checkpoints/checkpoint-proxies.json`.
+ * A checkpoint's EMA policy evaluated as the run's evaluations evaluate it (its eval prompts ×
+ * eval.perPrompt, eval.seed's noise, eval.steps ODE steps, its rewards and weights; the gold
+ * panel when given). No velocity-norm probe and no images kept: the proxy and gold of an
+ * evaluated epoch come out as the run recorded them (tested).
  */
-export async function measureCheckpointProxy(runDir: string, epoch: number): Promise<number> {
+export async function evaluateCheckpoint(runDir: string, epoch: number, goldFor: GoldFor | null = null): Promise<Omit<EvalRecord, "images" | "sampleShape">> {
   const config = readRunConfig(runDir);
   const rewards: WeightedReward[] = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
   const { model, params } = loadCheckpointPolicy(checkpointAt(runDir, epoch));
+  const gold = goldFor ? await goldFor(config.gold, model.config.sampleShape) : null;
   const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
   try {
     const { prompts, noise } = evaluationInputs(config, model);
     const images = await decodeSamples(await sampler.sample(params, noise, prompts), model.config.sampleShape);
-    const scores = await scoreRewards(rewards, images, model.config.sampleShape, prompts);
-    const proxy = weightedProxy(rewards, rewardSummaries(rewards, scores));
-    const measured = measuredProxies(runDir);
-    measured.set(epoch, proxy);
-    const file = join(runPaths(runDir).checkpoints, MEASURED_FILE);
-    writeFileAtomic(file, Buffer.from(JSON.stringify(Object.fromEntries([...measured].sort((x, y) => x[0] - y[0])), null, 1) + "\n"));
-    return proxy;
+    const summaries = rewardSummaries(rewards, await scoreRewards(rewards, images, model.config.sampleShape, prompts));
+    return { epoch, rewards: summaries, proxy: weightedProxy(rewards, summaries), gold: gold ? await gold.evaluate(images, prompts) : undefined, prompts };
   } finally {
     sampler.dispose();
     disposeTree(params);
     for (const { reward } of rewards) reward.dispose?.();
   }
+}
+
+/** The proxy reward of a checkpoint's EMA policy (`evaluateCheckpoint` without gold), kept in checkpoint-proxies.json. */
+export async function measureCheckpointProxy(runDir: string, epoch: number): Promise<number> {
+  const { proxy } = await evaluateCheckpoint(runDir, epoch);
+  recordMeasuredProxy(runDir, epoch, proxy);
+  return proxy;
 }
 
 export interface ProxyMatch {

@@ -459,13 +459,24 @@ export function proxyTrajectoryTable(methods: readonly MethodGroup[], every = 10
 }
 
 /** How many runs the page is built from, per method: finished / planned, partial, not started. */
+/** A finished run's evaluations made later at its checkpoints (`summarize --checkpoint-evals`), and the epochs its evaluations (own and later) are apart at most. */
+export function evaluationDensity(s: RunSummary): { fromCheckpoint: number; widestGap: number | null } {
+  const epochs = s.evaluations.map((e) => e.epoch).sort((a, b) => a - b);
+  const gaps = epochs.slice(1).map((e, i) => e - epochs[i]);
+  return { fromCheckpoint: s.evaluations.filter((e) => e.fromCheckpoint).length, widestGap: gaps.length ? Math.max(...gaps) : null };
+}
+
 export function coverageTable(methods: readonly MethodGroup[]): string {
-  const out = ["| method | settings | finished / planned runs | partial (not in the tables) | no summary yet |", "|---|---|---|---|---|"];
+  const out = ["| method | settings | finished / planned runs | partial (not in the tables) | no summary yet | finished runs with evaluations at their checkpoints (widest gap, epochs) |", "|---|---|---|---|---|---|"];
   for (const m of methods) {
-    const fin = m.settings.reduce((a, s) => a + s.finished.length, 0);
+    const finishedRuns = m.settings.flatMap((s) => s.finished);
+    const fin = finishedRuns.length;
     const part = m.settings.reduce((a, s) => a + s.partial.length, 0);
     const planned = m.settings.every((s) => s.planned !== null) ? m.settings.reduce((a, s) => a + (s.planned ?? 0), 0) : null;
-    out.push(`| ${m.method} | ${m.settings.map(settingName).join(", ")} | ${fin} / ${planned ?? "?"} | ${part} | ${planned === null ? "?" : Math.max(0, planned - fin - part)} |`);
+    const density = finishedRuns.map(evaluationDensity);
+    const dense = density.filter((d) => d.fromCheckpoint > 0).length;
+    const gaps = [...new Set(density.map((d) => d.widestGap).filter((g): g is number => g !== null))].sort((a, b) => a - b);
+    out.push(`| ${m.method} | ${m.settings.map(settingName).join(", ")} | ${fin} / ${planned ?? "?"} | ${part} | ${planned === null ? "?" : Math.max(0, planned - fin - part)} | ${fin ? `${dense} of ${fin} (${gaps.join(", ") || "—"})` : "—"} |`);
   }
   return out.join("\n");
 }
@@ -744,7 +755,7 @@ export function buildB3Report(input: B3ReportInput): B3Report {
           ``,
           `![B3 frontier, ${proxy}](${rel(figureFile)})`,
           ``,
-          `**Gold at matched proxy** (src/diagnostics/matched-proxy.ts; finished runs only; levels from the data: evenly spaced above the highest first evaluation up to the highest peak):`,
+          `**Gold at matched proxy** (src/diagnostics/matched-proxy.ts; finished runs only; levels from the data: evenly spaced above the highest first evaluation up to the highest peak; each run's evaluations are its own and, where the coverage table says so, those made later at its checkpoints — gold is interpolated between neighbouring evaluations, so a run whose evaluations lie far apart in proxy is read less exactly: docs/results.md, "Reading gold between evaluations"):`,
           ``,
           matchedProxyTables(methods, components, levels),
           `**Against Flow-GRPO at matched proxy** (the same crossings, each setting minus Flow-GRPO's on the same seed; "—": no seed where both reached the level):`,

@@ -28,6 +28,8 @@ export const SummaryEvalSchema = z.strictObject({
   components: z.array(ComponentValueSchema),
   /** ‖v_θ‖/‖v_ref‖ pooled over the evaluation ODE (E15 diagnostic), when logged. */
   velocityNorm: num,
+  /** Made after the run at one of its checkpoints (`grpo-guard summarize --checkpoint-evals`), not by the run itself. */
+  fromCheckpoint: z.literal(true).optional(),
 });
 
 export const SummaryEpochSchema = z.strictObject({
@@ -142,7 +144,11 @@ export function summarizeLoadedRun(run: LoadedRun, identity: RunIdentity, finish
   } catch {
     rewards = [];
   }
-  const evals = evalRecords(run.records);
+  // The run's own evaluations, and those made later at its checkpoints for the epochs it did not evaluate.
+  const own = evalRecords(run.records);
+  const later = evalRecords(run.checkpointEvals ?? []).filter((e) => !own.some((o) => o.epoch === e.epoch));
+  const fromCheckpoint = new Set(later.map((e) => e.epoch));
+  const evals = [...own, ...later].sort((a, b) => a.epoch - b.epoch);
   if (rewards.length === 0) rewards = (evals[0]?.rewards ?? []).map((r) => ({ name: r.name, weight: 1 }));
   const epochs = epochRecords(run.records);
   const planned = Number(settings["train.epochs"]);
@@ -176,6 +182,7 @@ export function summarizeLoadedRun(run: LoadedRun, identity: RunIdentity, finish
         return { key: c.key, value: finiteOrNull(c.value), ci: lo !== null && hi !== null ? [lo, hi] : null, floor: finiteOrNull(c.floor) };
       }),
       velocityNorm: finiteOrNull(e.velocityNorm?.pooled.ratio),
+      ...(fromCheckpoint.has(e.epoch) ? { fromCheckpoint: true as const } : {}),
     })),
     epochs: epochs.map((r) => epochSummary(r, rewards.map((w) => w.weight))),
     skippedLines: run.skipped.length,

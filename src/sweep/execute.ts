@@ -17,7 +17,7 @@ import { loadVelocityModel } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
 import { createReward } from "../rewards/registry.js";
-import { DEFAULT_JUDGE, GoldPanel } from "../rewards/gold.js";
+import { goldPanelFor } from "../rewards/gold.js";
 import { runPaths, runTrainingJob, type RunHooks, type RunOutcome } from "../rl/run.js";
 import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { runId } from "./id.js";
@@ -73,9 +73,7 @@ export async function trainRun(config: TrainConfig, options: { resume: boolean; 
   await initEngine();
   const { model, params } = loadPolicy(config);
   const rewards = config.rewards.map((r) => ({ reward: createReward(r.name, r.options), weight: r.weight }));
-  const isDigits = model.config.sampleShape.join("x") === "1x28x28";
-  if (config.gold.enabled === "on" && !isDigits) throw new UserError(`gold.enabled = on needs a 28×28 digit model; this model makes samples of shape [${model.config.sampleShape}]`);
-  const gold = config.gold.enabled === "off" || !isDigits ? null : await GoldPanel.fromFile(config.gold.judge ?? DEFAULT_JUDGE);
+  const gold = await goldPanelFor(config.gold, model.config.sampleShape);
   try {
     return await runTrainingJob(config, model, params, rewards, { resume: options.resume, gold, hooks: options.hooks, stopRequested: options.stopRequested });
   } finally {

@@ -1,21 +1,44 @@
-import { basename, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../engine/errors.js";
 import { loadSweepFile, type Sweep } from "../../sweep/spec.js";
 import { defaultPresetRuns, presetSweep } from "../../sweep/run-sweep.js";
 import { resolveRunDirs } from "../../dashboard/runs.js";
-import { summarizeRunDir, writeSummary } from "../../study/summary.js";
+import { FINAL_POLICY_FILE, summarizeRunDir, writeSummary } from "../../study/summary.js";
+import { initEngine } from "../../engine/jax.js";
+import { goldPanelFor, type GoldPanel } from "../../rewards/gold.js";
+import { evaluateCheckpoints } from "../../rl/checkpoint-evals.js";
+import type { GoldFor } from "../../rl/policy.js";
 import { studySummariesDir, summarizeSweep } from "../../study/sweep-study.js";
 import { collect } from "../options.js";
 import { parseSeeds } from "./sweep.js";
 
 interface SummarizeOptions {
+  checkpointEvals?: boolean;
   preset?: string;
   sweep?: string;
   runs?: string;
   out?: string;
   set: string[];
   seeds?: string;
+}
+
+/** `--checkpoint-evals`: each finished run's unevaluated checkpoints, evaluated with the run's own gold panel (one panel per setting). */
+async function evaluateRunCheckpoints(dirs: readonly string[]): Promise<void> {
+  const finished = dirs.filter((dir) => existsSync(join(dir, FINAL_POLICY_FILE)));
+  if (finished.length === 0) return;
+  await initEngine();
+  const panels = new Map<string, Promise<GoldPanel | null>>();
+  const goldFor: GoldFor = (settings, shape) => {
+    const key = JSON.stringify([settings, shape]);
+    if (!panels.has(key)) panels.set(key, goldPanelFor(settings, shape));
+    return panels.get(key)!;
+  };
+  for (const [k, dir] of finished.entries()) {
+    const done = await evaluateCheckpoints(dir, goldFor, (line) => console.log(line));
+    console.log(`[${k + 1}/${finished.length}] ${dir}: ${done.length ? `${done.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
+  }
 }
 
 export function registerSummarize(program: Command): void {
@@ -28,12 +51,14 @@ export function registerSummarize(program: Command): void {
     .option("--set <key=value>", "with --preset/--sweep: the overrides the sweep was run with (they change run ids)", collect, [])
     .option("--seeds <list>", "with --preset/--sweep: the seeds the sweep was run with")
     .option("--out <dir>", "the summaries directory (default for b3-* sweeps: results/b3/<proxy>)")
-    .action((runDirs: string[], opts: SummarizeOptions) => {
+    .option("--checkpoint-evals", "first evaluate each finished run (proxy and gold, as its own evaluations) at every kept checkpoint it did not evaluate, kept in <run>/checkpoints/checkpoint-evals.jsonl; the summaries then carry those points too (denser matched-proxy readings)")
+    .action(async (runDirs: string[], opts: SummarizeOptions) => {
       if (opts.preset && opts.sweep) throw new UserError("summarize: give --preset or --sweep, not both");
       if (!opts.preset && !opts.sweep) {
         if (runDirs.length === 0) throw new UserError("summarize: give run directories, or --preset NAME / --sweep FILE for a sweep's runs");
         if (!opts.out) throw new UserError("summarize: --out DIR is required for run directories outside a sweep plan");
         let finished = 0;
+        if (opts.checkpointEvals) await evaluateRunCheckpoints(resolveRunDirs(runDirs));
         for (const dir of resolveRunDirs(runDirs)) {
           const summary = summarizeRunDir(dir);
           if (summary.status === "finished") finished++;
@@ -48,6 +73,7 @@ export function registerSummarize(program: Command): void {
       const out = opts.out ?? studySummariesDir(sweep);
       if (!out) throw new UserError(`summarize: --out DIR is required (the sweep "${sweep.name}" is not a b3-* study with a default summaries directory)`);
       const only = runDirs.length ? new Set(runDirs.map((d) => basename(resolve(d)))) : undefined;
+      if (opts.checkpointEvals) await evaluateRunCheckpoints(sweep.runs.filter((r) => !only || only.has(r.name)).map((r) => join(runsDir, r.name)));
       const result = summarizeSweep(sweep, runsDir, out, only);
       if (only && result.written.length < only.size) throw new UserError(`summarize: ${only.size - result.written.length} of the run directories given are not runs of the ${sweep.name} plan under ${runsDir} (check --runs, --set, --seeds)`);
       for (const path of result.written) console.log(path);

@@ -11,7 +11,7 @@ import { loadVelocityModel } from "../../models/io.js";
 import type { VelocityModel } from "../../models/model.js";
 import { createModel, presetConfig } from "../../models/registry.js";
 import { createReward } from "../../rewards/registry.js";
-import { DEFAULT_GOLD_FEATURES, DEFAULT_JUDGE, formatGoldLine, GoldPanel } from "../../rewards/gold.js";
+import { formatGoldLine, goldPanelFor } from "../../rewards/gold.js";
 import { readValidatedMetrics } from "../../diagnostics/metrics-schema.js";
 import { defaultExperimentTable } from "../../experiments/readme-table.js";
 import { readRunConfig, runTrainingJob, type RunOutcome } from "../../rl/run.js";
@@ -49,9 +49,7 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
   await initEngine();
   const { model, params, source } = loadPolicy(config);
   const rewards = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
-  const isDigits = model.config.sampleShape.join("x") === "1x28x28";
-  if (config.gold.enabled === "on" && !isDigits) throw new UserError(`gold.enabled = on needs a 28×28 digit model; this model makes samples of shape [${model.config.sampleShape}]`);
-  const gold = config.gold.enabled === "off" || !isDigits ? null : await GoldPanel.fromFile(config.gold.judge ?? DEFAULT_JUDGE, config.gold.features ?? DEFAULT_GOLD_FEATURES);
+  const gold = await goldPanelFor(config.gold, model.config.sampleShape);
   echo(`${config.algorithm} on ${config.dynamics} | policy ${source} | rewards ${config.rewards.map((r) => `${r.name}×${r.weight}`).join(", ")} | run ${options.runDir ?? join(config.output.dir, config.name)}`);
   let stop = false;
   const onSignal = (signal: string) => {

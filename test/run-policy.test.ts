@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
 import { readSafetensorsFile, treeToHost } from "../src/engine/safetensors.js";
 import { disposeTree } from "../src/engine/tree.js";
-import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluateCheckpoint, evaluatedProxies, knownProxies, loadCheckpointPolicy, loadPolicy, measureCheckpointProxy, type GoldFor } from "../src/rl/policy.js";
+import { checkpointAt, checkpointAtProxy, checkpointEpochs, evaluateCheckpoint, evaluatedProxies, knownProxies, loadCheckpointPolicy, loadPolicy, measureCheckpointProxy } from "../src/rl/policy.js";
 import { evaluateCheckpoints } from "../src/rl/checkpoint-evals.js";
-import { CHECKPOINT_EVALS_FILE } from "../src/engine/checkpoint.js";
+import { CHECKPOINT_EVALS_FILE } from "../src/diagnostics/metrics-schema.js";
 import { readMetrics } from "../src/diagnostics/metrics.js";
-import { goldPanelFor, type GoldPanel } from "../src/rewards/gold.js";
+import { cachedGoldPanels } from "../src/rewards/gold.js";
 import { readSummary, summarizeRunDir } from "../src/study/summary.js";
 import { argumentsAtProxy, createStudy, resolveSources } from "../src/rating/study.js";
 import { bin, env } from "./rating-fixtures.js";
@@ -149,12 +149,7 @@ describe("evaluations at checkpoints (summarize --checkpoint-evals)", () => {
   test("the unevaluated checkpoints get the run's own evaluation, kept durably, read by the summary as extra points", async () => {
     const copy = join(root, "tiny-evals");
     cpSync(run, copy, { recursive: true });
-    const panels = new Map<string, Promise<GoldPanel | null>>();
-    const goldFor: GoldFor = (settings, shape) => {
-      const key = JSON.stringify([settings, shape]);
-      if (!panels.has(key)) panels.set(key, goldPanelFor(settings, shape));
-      return panels.get(key)!;
-    };
+    const goldFor = cachedGoldPanels();
     // At an epoch the run evaluated, the same proxy and gold as its record (the images are the same).
     const recorded = readMetrics(join(copy, "metrics.jsonl")).records.find((r) => r.type === "eval" && r.epoch === 2) as unknown as { proxy: number; gold?: { gold: number; components: { key: string; value: number }[] } };
     const again = await evaluateCheckpoint(copy, 2, goldFor);

@@ -6,8 +6,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync 
 import { basename, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
-import { CHECKPOINT_EVALS_FILE } from "../engine/checkpoint.js";
-import { readValidatedMetrics, type SkippedLine, type ValidMetricsRecord } from "../diagnostics/metrics-schema.js";
+import { readCheckpointEvals, readValidatedMetrics, type SkippedLine, type ValidMetricsRecord } from "../diagnostics/metrics-schema.js";
 import { flattenSettings, type RunMeta } from "./series.js";
 
 export const METRICS_FILE = "metrics.jsonl";
@@ -132,14 +131,5 @@ export function loadRun(dir: string, name = basename(dir)): LoadedRun {
       throw new UserError(`${metrics}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  const evalsFile = join(dir, "checkpoints", CHECKPOINT_EVALS_FILE);
-  let checkpointEvals: ValidMetricsRecord[] = [];
-  if (existsSync(evalsFile)) {
-    try {
-      checkpointEvals = readValidatedMetrics(evalsFile).records.filter((r) => r.type === "eval");
-    } catch (err) {
-      throw new UserError(`${evalsFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  }
-  return { name, dir, meta: readRunMeta(dir), records: read.records, skipped: read.skipped, images: listImages(dir), checkpointEvals };
+  return { name, dir, meta: readRunMeta(dir), records: read.records, skipped: read.skipped, images: listImages(dir), checkpointEvals: readCheckpointEvals(join(dir, "checkpoints")) };
 }

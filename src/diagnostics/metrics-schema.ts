@@ -8,12 +8,14 @@
  * non-finite (quantiles of an epoch whose update was skipped, a diverged loss) are therefore
  * `number | null`; counters and indices must be integers.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import type { EpochRecord, EvalRecord } from "./records.js";
 import type { GoldMetrics } from "../rewards/gold.js";
 import type { StepStats } from "./ratio-stats.js";
 import { readMetrics } from "./metrics.js";
+import { UserError } from "../engine/errors.js";
 
 /** A statistic: a number, or null where the writer had NaN/±Infinity. */
 const stat = z.number().nullable();
@@ -233,4 +235,22 @@ export function readValidatedMetrics(path: string): ValidatedMetrics {
   }
   skipped.sort((a, b) => a.line - b.line);
   return { records, skipped };
+}
+
+/** Evaluations made after the fact at a run's checkpoints (src/rl/checkpoint-evals.ts), beside them: metrics.jsonl `eval` lines. */
+export const CHECKPOINT_EVALS_FILE = "checkpoint-evals.jsonl";
+
+/**
+ * The `eval` records made after a run at its checkpoints (`<checkpoints>/checkpoint-evals.jsonl`,
+ * src/rl/checkpoint-evals.ts), validated like metrics.jsonl (a torn last line is skipped); none
+ * when the file does not exist.
+ */
+export function readCheckpointEvals(checkpointsDir: string): ValidMetricsRecord[] {
+  const path = join(checkpointsDir, CHECKPOINT_EVALS_FILE);
+  if (!existsSync(path)) return [];
+  try {
+    return readValidatedMetrics(path).records.filter((r) => r.type === "eval");
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }

@@ -34,9 +34,6 @@ const stateChecksum = (tensors: Map<string, TensorRecord>, metaText: string): st
 /** The file name of the checkpoint of `step` (epoch): ckpt-<8 digits>.safetensors. */
 export const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
 
-/** Evaluations made after the fact at a run's checkpoints (src/rl/checkpoint-evals.ts), beside them: metrics.jsonl `eval` lines. */
-export const CHECKPOINT_EVALS_FILE = "checkpoint-evals.jsonl";
-
 export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tensors = await treeToHost(state);

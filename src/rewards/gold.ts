@@ -371,7 +371,6 @@ function argmax(probs: Float32Array, row: number, classes: number): number {
   return best;
 }
 
-/** One line of an evaluation's gold components: value [95 % CI] (real-digit floor at the same n). */
 /** What decides a run's gold panel (the run config's `gold` section). */
 export interface GoldSettings {
   enabled: "auto" | "on" | "off";
@@ -389,6 +388,17 @@ export async function goldPanelFor(gold: GoldSettings, sampleShape: readonly num
   return gold.enabled === "off" || !isDigits ? null : GoldPanel.fromFile(gold.judge ?? DEFAULT_JUDGE, gold.features ?? DEFAULT_GOLD_FEATURES);
 }
 
+/** `goldPanelFor`, each panel made once per settings and sample shape (a panel prepares real-digit features when made). */
+export function cachedGoldPanels(): (gold: GoldSettings, sampleShape: readonly number[]) => Promise<GoldPanel | null> {
+  const panels = new Map<string, Promise<GoldPanel | null>>();
+  return (gold, sampleShape) => {
+    const key = JSON.stringify([gold, sampleShape]);
+    if (!panels.has(key)) panels.set(key, goldPanelFor(gold, sampleShape));
+    return panels.get(key)!;
+  };
+}
+
+/** One line of an evaluation's gold components: value [95 % CI] (real-digit floor at the same n). */
 export function formatGoldLine(g: GoldMetrics): string {
   if (!g.components) return `gold ${g.gold.toFixed(3)} (judge ${(100 * g.judgeAccuracy).toFixed(1)}%, Fréchet ${g.frechetMean.toFixed(1)} vs real ${g.frechetReal.toFixed(1)}, diversity ${g.diversity.toFixed(2)})`;
   const short: Record<string, string> = {

@@ -10,21 +10,11 @@
  * each, appended and fsynced: a crash leaves at most a torn last line, which readers skip), so
  * the summary reads them like the run's own. The proxy also goes to checkpoint-proxies.json.
  */
-import { closeSync, existsSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { CHECKPOINT_EVALS_FILE } from "../engine/checkpoint.js";
-import { readValidatedMetrics } from "../diagnostics/metrics-schema.js";
+import { MetricsWriter, type MetricsRecord } from "../diagnostics/metrics.js";
+import { CHECKPOINT_EVALS_FILE, readCheckpointEvals } from "../diagnostics/metrics-schema.js";
 import { checkpointEpochs, evaluateCheckpoint, evaluatedProxies, recordMeasuredProxy, type GoldFor } from "./policy.js";
 import { evalMetrics, runPaths } from "./run.js";
-
-export const checkpointEvalsPath = (runDir: string): string => join(runPaths(runDir).checkpoints, CHECKPOINT_EVALS_FILE);
-
-/** The evaluation records a run's checkpoints got after the fact (validated; torn lines skipped), by epoch. */
-export function checkpointEvalRecords(runDir: string): ReturnType<typeof readValidatedMetrics>["records"] {
-  const path = checkpointEvalsPath(runDir);
-  if (!existsSync(path)) return [];
-  return readValidatedMetrics(path).records.filter((r) => r.type === "eval");
-}
 
 /**
  * Evaluate every kept checkpoint of a run that neither the run nor an earlier call evaluated,
@@ -33,17 +23,13 @@ export function checkpointEvalRecords(runDir: string): ReturnType<typeof readVal
  */
 export async function evaluateCheckpoints(runDir: string, goldFor: GoldFor | null, log: (line: string) => void = () => {}): Promise<number[]> {
   const evaluated = evaluatedProxies(runDir);
-  const done = new Set(checkpointEvalRecords(runDir).map((r) => r.epoch));
+  const { checkpoints } = runPaths(runDir);
+  const done = new Set(readCheckpointEvals(checkpoints).map((r) => r.epoch));
+  const writer = new MetricsWriter(join(checkpoints, CHECKPOINT_EVALS_FILE));
   const todo = checkpointEpochs(runDir).filter((e) => !evaluated.has(e) && !done.has(e));
   for (const [k, epoch] of todo.entries()) {
     const record = await evaluateCheckpoint(runDir, epoch, goldFor);
-    const fd = openSync(checkpointEvalsPath(runDir), "a");
-    try {
-      writeSync(fd, JSON.stringify(evalMetrics({ ...record, images: new Float32Array(0), sampleShape: [] })) + "\n");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writer.append(evalMetrics({ ...record, images: new Float32Array(0), sampleShape: [] }) as MetricsRecord);
     recordMeasuredProxy(runDir, epoch, record.proxy);
     log(`${runDir}: evaluated the epoch-${epoch} checkpoint (${k + 1} of ${todo.length}): proxy ${record.proxy.toFixed(4)}${record.gold ? `, gold ${record.gold.gold.toFixed(4)}` : ""}`);
   }

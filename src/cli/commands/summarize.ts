@@ -7,9 +7,8 @@ import { defaultPresetRuns, presetSweep } from "../../sweep/run-sweep.js";
 import { resolveRunDirs } from "../../dashboard/runs.js";
 import { FINAL_POLICY_FILE, summarizeRunDir, writeSummary } from "../../study/summary.js";
 import { initEngine } from "../../engine/jax.js";
-import { goldPanelFor, type GoldPanel } from "../../rewards/gold.js";
+import { cachedGoldPanels } from "../../rewards/gold.js";
 import { evaluateCheckpoints } from "../../rl/checkpoint-evals.js";
-import type { GoldFor } from "../../rl/policy.js";
 import { studySummariesDir, summarizeSweep } from "../../study/sweep-study.js";
 import { collect } from "../options.js";
 import { parseSeeds } from "./sweep.js";
@@ -29,12 +28,7 @@ async function evaluateRunCheckpoints(dirs: readonly string[]): Promise<void> {
   const finished = dirs.filter((dir) => existsSync(join(dir, FINAL_POLICY_FILE)));
   if (finished.length === 0) return;
   await initEngine();
-  const panels = new Map<string, Promise<GoldPanel | null>>();
-  const goldFor: GoldFor = (settings, shape) => {
-    const key = JSON.stringify([settings, shape]);
-    if (!panels.has(key)) panels.set(key, goldPanelFor(settings, shape));
-    return panels.get(key)!;
-  };
+  const goldFor = cachedGoldPanels();
   for (const [k, dir] of finished.entries()) {
     const done = await evaluateCheckpoints(dir, goldFor, (line) => console.log(line));
     console.log(`[${k + 1}/${finished.length}] ${dir}: ${done.length ? `${done.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
@@ -58,8 +52,9 @@ export function registerSummarize(program: Command): void {
         if (runDirs.length === 0) throw new UserError("summarize: give run directories, or --preset NAME / --sweep FILE for a sweep's runs");
         if (!opts.out) throw new UserError("summarize: --out DIR is required for run directories outside a sweep plan");
         let finished = 0;
-        if (opts.checkpointEvals) await evaluateRunCheckpoints(resolveRunDirs(runDirs));
-        for (const dir of resolveRunDirs(runDirs)) {
+        const dirs = resolveRunDirs(runDirs);
+        if (opts.checkpointEvals) await evaluateRunCheckpoints(dirs);
+        for (const dir of dirs) {
           const summary = summarizeRunDir(dir);
           if (summary.status === "finished") finished++;
           console.log(`${writeSummary(opts.out, summary)}  ${summary.status} ${summary.epochsDone}/${summary.epochsPlanned ?? "?"} epochs`);

@@ -7,7 +7,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { stringify as toYaml } from "yaml";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../src/engine/jax.js";
@@ -21,6 +22,7 @@ import { cachedGoldPanels } from "../src/rewards/gold.js";
 import { readSummary, summarizeRunDir } from "../src/study/summary.js";
 import { argumentsAtProxy, createStudy, resolveSources } from "../src/rating/study.js";
 import { bin, env } from "./rating-fixtures.js";
+import { toyBase } from "./sweep-fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "grpo-guard-run-policy-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -176,5 +178,18 @@ describe("evaluations at checkpoints (summarize --checkpoint-evals)", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /every kept checkpoint already has an evaluation/);
     assert.equal(readSummary(join(out, "tiny-evals.json")).evaluations.filter((e) => e.fromCheckpoint).length, 2);
+  });
+});
+
+describe("checkpoint.evaluate in `grpo-guard train`", () => {
+  test("a finished run evaluates its kept, unevaluated checkpoints with its own panel before it exits", () => {
+    const config = join(root, "toy.yaml");
+    writeFileSync(config, toYaml({ ...toyBase(4), name: "toy-ckevals", output: { dir: root }, eval: { every: 2, steps: 4, perPrompt: 4 }, checkpoint: { every: 1, keep: 3, evaluate: true } }));
+    const r = spawnSync(process.execPath, [bin, "train", "--config", config], { encoding: "utf8", env, timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const dir = join(root, "toy-ckevals");
+    assert.deepEqual(checkpointEpochs(dir), [2, 3, 4]);
+    assert.match(r.stdout, /checkpoint\.evaluate: 1 kept checkpoints evaluated/);
+    assert.deepEqual(summarizeRunDir(dir).evaluations.map((e) => [e.epoch, e.fromCheckpoint ?? false]), [[0, false], [2, false], [3, true], [4, false]]);
   });
 });

@@ -9,7 +9,11 @@ import { UserError } from "../src/engine/errors.js";
 import { canonicalJson, portablePaths, runId } from "../src/sweep/id.js";
 import { expandSweep, loadSweepFile, resolveRun } from "../src/sweep/spec.js";
 import { tryLock } from "../src/sweep/lock.js";
-import { executeRun, recordedRunId } from "../src/sweep/execute.js";
+import { executeRun, recordedRunId, type RunProgress } from "../src/sweep/execute.js";
+import { checkpointEpochs } from "../src/rl/policy.js";
+import { pendingCheckpointEvals } from "../src/rl/checkpoint-evals.js";
+import { readCheckpointEvals } from "../src/diagnostics/metrics-schema.js";
+import { summarizeRunDir } from "../src/study/summary.js";
 import { stringify as stringifyYaml } from "yaml";
 import { readSweepStatus, SweepTracker, type SweepStatusFile } from "../src/sweep/status.js";
 import { bin, cli, env, policyHash, recordedEpochs, runDirs, sessionEvents, toyBase, until, writeSweep } from "./sweep-fixtures.js";
@@ -225,4 +229,45 @@ test("run ids do not depend on where the checkout lives: shipped-file defaults c
   const moved = JSON.parse(JSON.stringify(config).split(here).join("/another/checkout/")) as typeof config;
   assert.notEqual(JSON.stringify(moved), JSON.stringify(config));
   assert.equal(runId(portablePaths(moved, "/another/checkout/") as typeof config), runId(config));
+});
+
+test("checkpoint.evaluate: a finished sweep run evaluates its kept, unevaluated checkpoints; stopped between them, the next submission finishes the rest", async () => {
+  await initEngine();
+  const runs = join(dir, "checkpoint-evals");
+  const file = writeSweep(dir, "ckevals", 5, { set: { "checkpoint.keep": 4, "checkpoint.evaluate": true }, seeds: [0] });
+  const [run] = loadSweepFile(file, runs).runs;
+  const runDir = join(runs, run.name);
+  const events: RunProgress[] = [];
+  let stop = false;
+  const first = await executeRun({ config: run.config }, {
+    runsDir: runs,
+    stopRequested: () => stop,
+    onProgress: (e) => {
+      events.push(e);
+      if (e.type === "checkpoint-eval") stop = true; // Ctrl-C after the first checkpoint's evaluation
+    },
+  });
+  assert.equal(first.status, "trained", "the run itself finished");
+  const evaluatedByRun = events.filter((e) => e.type === "eval").map((e) => e.epoch);
+  assert.deepEqual(evaluatedByRun, [0, 3, 5]);
+  const kept = checkpointEpochs(runDir);
+  assert.deepEqual(kept, [2, 3, 4, 5]);
+  const ckEvents = events.filter((e) => e.type === "checkpoint-eval");
+  assert.deepEqual(ckEvents.map((e) => [e.epoch, e.done, e.of]), [[2, 1, 2]]);
+  assert.deepEqual(readCheckpointEvals(join(runDir, "checkpoints")).map((r) => [r.epoch, (r as unknown as { proxy: number }).proxy]), ckEvents.map((e) => [e.epoch, e.proxy]));
+  assert.deepEqual(pendingCheckpointEvals(runDir), [4]);
+  assert.deepEqual(sessionEvents(runDir).at(-1), { ...sessionEvents(runDir).at(-1)!, event: "checkpoint-evals", epochs: [2], stoppedBefore: 4 });
+
+  // Submitted again: the run is not retrained; the checkpoint left over is evaluated.
+  const again = await executeRun({ config: run.config }, { runsDir: runs, onProgress: (e) => events.push(e) });
+  assert.equal(again.status, "finished");
+  assert.deepEqual(events.filter((e) => e.type === "checkpoint-eval").map((e) => [e.epoch, e.done, e.of]), [[2, 1, 2], [4, 1, 1]]);
+  assert.deepEqual(readCheckpointEvals(join(runDir, "checkpoints")).map((r) => r.epoch), [2, 4]);
+  assert.deepEqual(pendingCheckpointEvals(runDir), []);
+  assert.deepEqual(summarizeRunDir(runDir).evaluations.map((e) => [e.epoch, e.fromCheckpoint ?? false]), [[0, false], [2, true], [3, false], [4, true], [5, false]]);
+  // Nothing pending: a third submission loads nothing and logs no evaluation.
+  await executeRun({ config: run.config }, { runsDir: runs });
+  assert.deepEqual(sessionEvents(runDir).map((e) => e.event), ["train-start", "train-end", "checkpoint-evals", "finished-earlier", "checkpoint-evals", "finished-earlier"]);
+  // The setting is not part of the run's id (it changes no parameter).
+  assert.equal(runId({ ...run.config, checkpoint: { ...run.config.checkpoint, evaluate: false } }), run.id);
 });

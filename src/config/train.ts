@@ -173,6 +173,9 @@ export const TrainConfigSchema = z.strictObject({
       /** Write the full training state every N epochs (and at exit). */
       every: z.number().int().positive().default(5),
       keep: z.number().int().positive().default(3),
+      /** When the run has finished, evaluate (proxy and gold, as its own evaluations) every kept
+       *  checkpoint it did not evaluate — denser matched-proxy readings (src/rl/checkpoint-evals.ts). */
+      evaluate: z.boolean().default(false),
     })
     .prefault({}),
   faults: z

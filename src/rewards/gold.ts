@@ -389,13 +389,20 @@ export async function goldPanelFor(gold: GoldSettings, sampleShape: readonly num
 }
 
 /** `goldPanelFor`, each panel made once per settings and sample shape (a panel prepares real-digit features when made). */
-export function cachedGoldPanels(): (gold: GoldSettings, sampleShape: readonly number[]) => Promise<GoldPanel | null> {
+export function cachedGoldPanels(): ((gold: GoldSettings, sampleShape: readonly number[]) => Promise<GoldPanel | null>) & { dispose(): Promise<void> } {
   const panels = new Map<string, Promise<GoldPanel | null>>();
-  return (gold, sampleShape) => {
+  const goldFor = (gold: GoldSettings, sampleShape: readonly number[]) => {
     const key = JSON.stringify([gold, sampleShape]);
     if (!panels.has(key)) panels.set(key, goldPanelFor(gold, sampleShape));
     return panels.get(key)!;
   };
+  /** Release every panel made (their judge and feature networks). */
+  const dispose = async () => {
+    const made = await Promise.allSettled(panels.values());
+    panels.clear();
+    for (const p of made) if (p.status === "fulfilled") p.value?.dispose();
+  };
+  return Object.assign(goldFor, { dispose });
 }
 
 /** One line of an evaluation's gold components: value [95 % CI] (real-digit floor at the same n). */

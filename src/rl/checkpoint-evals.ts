@@ -16,22 +16,40 @@ import { CHECKPOINT_EVALS_FILE, readCheckpointEvals } from "../diagnostics/metri
 import { checkpointEpochs, evaluateCheckpoint, evaluatedProxies, recordMeasuredProxy, type GoldFor } from "./policy.js";
 import { evalMetrics, runPaths } from "./run.js";
 
+/** One checkpoint's evaluation (no images: the records keep numbers only). */
+export type CheckpointEval = Awaited<ReturnType<typeof evaluateCheckpoint>>;
+
 /**
  * Evaluate every kept checkpoint of a run that neither the run nor an earlier call evaluated,
  * oldest first; each record is appended (and fsynced) as soon as it exists, so an interrupted call
- * loses at most the checkpoint in progress. Returns the epochs evaluated now.
+ * loses at most the checkpoint in progress; `stopRequested` is asked before each checkpoint.
+ * Returns the epochs evaluated now.
  */
-export async function evaluateCheckpoints(runDir: string, goldFor: GoldFor | null, log: (line: string) => void = () => {}): Promise<number[]> {
-  const evaluated = evaluatedProxies(runDir);
-  const { checkpoints } = runPaths(runDir);
-  const done = new Set(readCheckpointEvals(checkpoints).map((r) => r.epoch));
-  const writer = new MetricsWriter(join(checkpoints, CHECKPOINT_EVALS_FILE));
-  const todo = checkpointEpochs(runDir).filter((e) => !evaluated.has(e) && !done.has(e));
+export async function evaluateCheckpoints(
+  runDir: string,
+  goldFor: GoldFor | null,
+  log: (line: string) => void = () => {},
+  stopRequested: () => boolean = () => false,
+  onEvaluated: (record: CheckpointEval, index: number) => void = () => {},
+): Promise<number[]> {
+  const todo = pendingCheckpointEvals(runDir);
+  const writer = new MetricsWriter(join(runPaths(runDir).checkpoints, CHECKPOINT_EVALS_FILE));
+  const evaluatedNow: number[] = [];
   for (const [k, epoch] of todo.entries()) {
+    if (stopRequested()) break;
     const record = await evaluateCheckpoint(runDir, epoch, goldFor);
     writer.append(evalMetrics({ ...record, images: new Float32Array(0), sampleShape: [] }) as MetricsRecord);
     recordMeasuredProxy(runDir, epoch, record.proxy);
+    evaluatedNow.push(epoch);
+    onEvaluated(record, k);
     log(`${runDir}: evaluated the epoch-${epoch} checkpoint (${k + 1} of ${todo.length}): proxy ${record.proxy.toFixed(4)}${record.gold ? `, gold ${record.gold.gold.toFixed(4)}` : ""}`);
   }
-  return todo;
+  return evaluatedNow;
+}
+
+/** The kept checkpoints of a run that neither the run nor `evaluateCheckpoints` evaluated, oldest first (files only: cheap). */
+export function pendingCheckpointEvals(runDir: string): number[] {
+  const evaluated = evaluatedProxies(runDir);
+  const done = new Set(readCheckpointEvals(runPaths(runDir).checkpoints).map((r) => r.epoch));
+  return checkpointEpochs(runDir).filter((e) => !evaluated.has(e) && !done.has(e));
 }

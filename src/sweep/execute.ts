@@ -17,7 +17,8 @@ import { loadVelocityModel } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
 import { createReward } from "../rewards/registry.js";
-import { goldPanelFor } from "../rewards/gold.js";
+import { cachedGoldPanels, goldPanelFor } from "../rewards/gold.js";
+import { evaluateCheckpoints, pendingCheckpointEvals } from "../rl/checkpoint-evals.js";
 import { runPaths, runTrainingJob, type RunHooks, type RunOutcome } from "../rl/run.js";
 import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { runId } from "./id.js";
@@ -32,7 +33,9 @@ export type RunProgress =
   | { type: "waiting"; holder: string }
   | { type: "started"; resumeFrom: number | null; epochs: number }
   | { type: "epoch"; epoch: number; epochs: number; proxy: number }
-  | { type: "eval"; epoch: number; proxy: number; gold: number | null };
+  | { type: "eval"; epoch: number; proxy: number; gold: number | null }
+  /** `checkpoint.evaluate`: a finished run's evaluation at a kept checkpoint it had not evaluated. */
+  | { type: "checkpoint-eval"; epoch: number; proxy: number; gold: number | null; done: number; of: number };
 
 export interface RunResult {
   id: string;
@@ -108,6 +111,27 @@ export function recordedRunId(dir: string): string | null {
   return null;
 }
 
+/**
+ * `checkpoint.evaluate`: a finished run's kept, unevaluated checkpoints, evaluated as the run
+ * evaluates (nothing is loaded when none is pending). Stopped between checkpoints, the rest is
+ * done the next time the sweep reaches the run (it is finished: the sweep skips its training).
+ */
+async function evaluateKeptCheckpoints(config: TrainConfig, dir: string, options: ExecuteOptions, stopRequested: () => boolean): Promise<void> {
+  if (!config.checkpoint.evaluate) return;
+  const pending = pendingCheckpointEvals(dir);
+  if (pending.length === 0) return;
+  await initEngine();
+  const goldPanels = cachedGoldPanels();
+  try {
+    const done = await evaluateCheckpoints(dir, goldPanels, () => {}, stopRequested, (record, k) => {
+      options.onProgress?.({ type: "checkpoint-eval", epoch: record.epoch, proxy: record.proxy, gold: record.gold?.gold ?? null, done: k + 1, of: pending.length });
+    });
+    sessionLog(dir, { event: "checkpoint-evals", epochs: done, ...(done.length < pending.length ? { stoppedBefore: pending[done.length] } : {}) });
+  } finally {
+    await goldPanels.dispose();
+  }
+}
+
 export async function executeRun(task: unknown, options: ExecuteOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const { id, config: validated } = validateTask(task, "job");
@@ -129,8 +153,10 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
       const existing = recordedRunId(paths.dir) ?? runId(validateConfig(TrainConfigSchema, parseYaml(readFileSync(paths.config, "utf8")), paths.config));
       if (existing !== id) throw new UserError(`${paths.dir} holds a run with id ${existing}, not ${id}; move it away or use another runs directory`);
     }
+    const stopRequested = () => Boolean(options.stopRequested?.()) || !lock.held();
     if (existsSync(paths.policy)) {
       sessionLog(paths.dir, { event: "finished-earlier", id });
+      await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested);
       return { id, name: config.name, status: "finished", epochs: config.train.epochs };
     }
     const checkpoints = listCheckpoints(paths.checkpoints);
@@ -142,7 +168,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
     const weights = config.rewards.map((r) => r.weight);
     const outcome = await trainRun(config, {
       resume: checkpoints.length > 0,
-      stopRequested: () => Boolean(options.stopRequested?.()) || !lock.held(),
+      stopRequested,
       hooks: {
         onEpoch(record) {
           lock.touch();
@@ -156,6 +182,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
       },
     });
     sessionLog(paths.dir, { event: outcome.interrupted ? "train-stopped" : "train-end", id, epoch: outcome.epochs });
+    if (!outcome.interrupted) await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested);
     return { id, name: config.name, status: outcome.interrupted ? "interrupted" : "trained", epochs: outcome.epochs };
   } finally {
     lock.release();

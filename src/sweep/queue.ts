@@ -129,7 +129,7 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
 }
 
 function isProgress(data: unknown): data is RunProgress {
-  return data !== null && typeof data === "object" && ["waiting", "started", "epoch", "eval"].includes((data as { type?: string }).type ?? "");
+  return data !== null && typeof data === "object" && ["waiting", "started", "epoch", "eval", "checkpoint-eval"].includes((data as { type?: string }).type ?? "");
 }
 
 async function pollStates(queue: Queue, sweep: Sweep, tracker: SweepTracker): Promise<void> {

@@ -113,6 +113,8 @@ export class SweepTracker {
       if (event.epoch > run.epoch) this.epochsTrained += event.epoch - run.epoch;
       run.epoch = event.epoch;
       run.proxy = event.proxy;
+    } else if (event.type === "checkpoint-eval") {
+      this.print(`  ${run.name}: checkpoint eval @ epoch ${event.epoch} (${event.done} of ${event.of}) | proxy ${event.proxy.toFixed(4)}${event.gold === null ? "" : ` | gold ${event.gold.toFixed(4)}`}`);
     } else {
       run.proxy = event.proxy;
       run.gold = event.gold;

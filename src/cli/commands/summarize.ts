@@ -29,9 +29,13 @@ async function evaluateRunCheckpoints(dirs: readonly string[]): Promise<void> {
   if (finished.length === 0) return;
   await initEngine();
   const goldFor = cachedGoldPanels();
-  for (const [k, dir] of finished.entries()) {
-    const done = await evaluateCheckpoints(dir, goldFor, (line) => console.log(line));
-    console.log(`[${k + 1}/${finished.length}] ${dir}: ${done.length ? `${done.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
+  try {
+    for (const [k, dir] of finished.entries()) {
+      const done = await evaluateCheckpoints(dir, goldFor, (line) => console.log(line));
+      console.log(`[${k + 1}/${finished.length}] ${dir}: ${done.length ? `${done.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
+    }
+  } finally {
+    await goldFor.dispose();
   }
 }
 

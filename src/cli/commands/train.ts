@@ -15,6 +15,8 @@ import { formatGoldLine, goldPanelFor } from "../../rewards/gold.js";
 import { readValidatedMetrics } from "../../diagnostics/metrics-schema.js";
 import { defaultExperimentTable } from "../../experiments/readme-table.js";
 import { readRunConfig, runTrainingJob, type RunOutcome } from "../../rl/run.js";
+import { evaluateCheckpoints } from "../../rl/checkpoint-evals.js";
+import { CHECKPOINT_EVALS_FILE } from "../../diagnostics/metrics-schema.js";
 import type { EpochRecord } from "../../diagnostics/records.js";
 import { DEFAULT_BASE_MODEL } from "../defaults.js";
 import { collect } from "../options.js";
@@ -64,7 +66,7 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
   const bar = progressBar("train", config.train.epochs, "| {metric}");
   const interactive = process.stderr.isTTY;
   try {
-    return await runTrainingJob(config, model, params, rewards, {
+    const outcome = await runTrainingJob(config, model, params, rewards, {
       resume: options.resume,
       restart: options.restart,
       runDir: options.runDir,
@@ -86,6 +88,12 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
         log: (line) => process.stderr.write(line + "\n"),
       },
     });
+    if (!outcome.interrupted && config.checkpoint.evaluate) {
+      // The run's own gold panel evaluates its kept checkpoints (a Ctrl-C here keeps what is done).
+      const done = await evaluateCheckpoints(outcome.paths.dir, async () => gold, echo, () => stop);
+      echo(`checkpoint.evaluate: ${done.length} kept checkpoints evaluated (${CHECKPOINT_EVALS_FILE} in ${outcome.paths.checkpoints})`);
+    }
+    return outcome;
   } finally {
     bar.stop();
     process.off("SIGINT", sigint);

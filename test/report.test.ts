@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readValidatedMetrics, type EpochMetrics, type EvalMetrics, type ValidMetricsRecord } from "../src/diagnostics/metrics-schema.js";
 import { formatNumber } from "../src/dashboard/series.js";
-import { escapeXml, niceTicks } from "../src/dashboard/svg.js";
+import { escapeXml, niceTicks, renderPanel, symlog, symlogTicks } from "../src/dashboard/svg.js";
 import { pickEvenly, writeReport } from "../src/dashboard/report.js";
 import { comparisonRuns, writeSyntheticRun } from "./synthetic-runs.js";
 
@@ -163,8 +163,10 @@ test("gold-frontier.svg and gold-components.svg: each gold component against pro
   const components = readFileSync(join(out, "gold-components.svg"), "utf8");
   const catalog = evalsOf("guard")[0].gold!.components!;
   assert.ok(catalog.length >= 5, `the real runs log the gold panel v2 components (${catalog.map((c) => c.key)})`);
-  const titleOf = (c: { label: string; better: string }) => `${c.label} (${c.better} is better)`;
   const valueOf = (e: EvalMetrics, key: string) => e.gold!.components!.find((c) => c.key === key)!.value;
+  // KID and Fréchet panels whose values reach 1000 are drawn on a symmetric-log axis, and say so.
+  const logScale = (key: string) => /^(kid|fd)-/.test(key) && ["guard", "flow"].some((run) => evalsOf(run).some((e) => Math.abs(valueOf(e, key) ?? 0) >= 1000));
+  const titleOf = (c: { key: string; label: string; better: string }) => `${c.label} (${c.better} is better${logScale(c.key) ? "; log scale" : ""})`;
   assert.deepEqual(panelTitles(frontier), catalog.map(titleOf));
   for (const component of catalog) {
     const title = titleOf(component);
@@ -263,6 +265,28 @@ test("report errors name the run directory; helpers pick epochs and ticks sensib
   assert.deepEqual(pickEvenly([1, 2], 4), [1, 2]);
   assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.deepEqual(niceTicks(-0.3, 2.6, 5, true), [0, 1, 2]);
+});
+
+test("a symmetric-log y axis (KID, Fréchet distance): ticks at decades, points where their ticks are, values below zero kept", () => {
+  assert.equal(symlog(0, 10), 0);
+  assert.equal(symlog(-90, 10), -symlog(90, 10));
+  assert.ok(Math.abs(symlog(990, 10) - 2) < 1e-12);
+  const domain: [number, number] = [symlog(-5, 10), symlog(5000, 10)];
+  assert.deepEqual(symlogTicks(domain, 10).map((t) => t.value), [0, 10, 100, 1000]);
+  assert.deepEqual(symlogTicks([symlog(-50, 10), symlog(50, 10)], 10).map((t) => t.value), [-50, -20, -10, 0, 10, 20, 50]);
+  const svg = renderPanel(
+    { title: "kid", xLabel: "proxy", yLabel: "kid", yScale: { kind: "symlog", constant: 10 }, lines: [{ label: "run", run: "run", color: "#000", markers: true, points: [[0, -5], [1, 10], [2, 100], [3, 1000], [4, 5000]] }] },
+    0,
+    0,
+  );
+  const tickY = new Map([...svg.matchAll(/class="tick y-tick" x="[^"]+" y="([^"]+)"[^>]*data-value="([^"]+)"/g)].map((m) => [Number(m[2]), Number(m[1])]));
+  assert.deepEqual([...tickY.keys()], [-10, 0, 10, 100, 1000], "the panel pads its extent by 5 % of the axis: −10 comes into view");
+  const pointY = new Map([...svg.matchAll(/<circle cx="[^"]+" cy="([^"]+)"[^>]*data-y="([^"]+)"/g)].map((m) => [Number(m[2]), Number(m[1])]));
+  for (const v of [10, 100, 1000]) assert.equal(pointY.get(v), tickY.get(v), `the point of value ${v} sits on its tick`);
+  // Decades are evenly spaced far from zero (log10(1 + v/10)); −5 is drawn, just below 0.
+  const gap = (a: number, b: number) => pointY.get(a)! - pointY.get(b)!;
+  assert.ok(Math.abs(gap(100, 1000) - gap(10, 100) * (symlog(1000, 10) - symlog(100, 10)) / (symlog(100, 10) - symlog(10, 10))) < 0.02);
+  assert.ok(pointY.get(-5)! > tickY.get(0)!, "a negative value is below the 0 tick");
 });
 
 test("cropPngGrey keeps the top-left cells of an evaluation grid as greyscale", async () => {

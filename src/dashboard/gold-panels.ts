@@ -18,11 +18,26 @@ export function floorBand(points: readonly ComponentPoint[][], better: "higher" 
   return [better === "lower" ? { from: -Infinity, to: floor, color: "#888", opacity: 0.18, label } : { from: floor, to: Infinity, color: "#888", opacity: 0.18, label }];
 }
 
+/**
+ * A symmetric-log y axis for a component that spans decades (KID and Fréchet distance run from
+ * the real-data floor to thousands as a policy is hacked: on a linear axis everything before
+ * the collapse is flat), else none. Linear within ±10, so the unbiased KID's small negative
+ * values near the floor stay drawable.
+ */
+export function componentAxis(key: string, values: Iterable<number | null | undefined>): Pick<PanelSpec, "yScale"> {
+  if (!/^(kid|fd)-/.test(key)) return {};
+  let top = 0;
+  for (const v of values) if (typeof v === "number" && Number.isFinite(v)) top = Math.max(top, Math.abs(v));
+  return top >= 1000 ? { yScale: { kind: "symlog", constant: 10 } } : {};
+}
+
 export function goldComponentPanels(runs: readonly (readonly SlimRecord[])[], names: readonly string[], colors: readonly string[], against: GoldAxis): PanelSpec[] {
   return componentCatalog(runs).map((component): PanelSpec => {
     const series = runs.map((r) => componentSeries(r, component.key));
+    const axis = componentAxis(component.key, series.flat().map((p) => p.value));
     return {
-      title: `${component.label} (${component.better} is better)`,
+      ...axis,
+      title: `${component.label} (${component.better} is better${axis.yScale ? "; log scale" : ""})`,
       xLabel: against === "proxy" ? "proxy reward" : "completed training epochs",
       yLabel: component.key,
       integerX: against === "epoch",

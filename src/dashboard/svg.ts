@@ -42,6 +42,12 @@ export interface PanelSpec {
   yRightDomain?: [number, number];
   /** Integer ticks on x (epochs, steps). */
   integerX?: boolean;
+  /**
+   * The left y axis: linear (default) or symmetric-log — sign(v)·log10(1 + |v|/c), linear within
+   * ±c and logarithmic beyond, for quantities spanning decades that may dip below zero (unbiased
+   * KID). Domains given in `yDomain` are in data units.
+   */
+  yScale?: { kind: "symlog"; constant: number };
   lines: LineSeries[];
   bands?: BandSeries[];
   markers?: { x: number; color: string; label: string }[];
@@ -104,6 +110,29 @@ export function niceTicks(lo: number, hi: number, count = 5, integer = false, mi
   let ticks = make(candidates[i] ?? 1);
   while (ticks.length < minTicks && i + 1 < candidates.length) ticks = make(candidates[++i]);
   return ticks;
+}
+
+/** sign(v)·log10(1 + |v|/c): the symmetric-log axis coordinate of v (linear near 0, log beyond ±c). */
+export function symlog(v: number, c: number): number {
+  return Math.sign(v) * Math.log10(1 + Math.abs(v) / c);
+}
+
+/** Ticks of a symmetric-log axis whose domain is in axis units: 0 and ±1, 2, 5 × 10^k (|value| ≥ c), thinned to about eight. */
+export function symlogTicks(domain: [number, number], c: number): { value: number; label: string }[] {
+  const inverse = (a: number) => Math.sign(a) * c * (10 ** Math.abs(a) - 1);
+  const [lo, hi] = [inverse(domain[0]), inverse(domain[1])];
+  const top = Math.max(Math.abs(lo), Math.abs(hi));
+  const decades: number[] = [];
+  for (let k = Math.floor(Math.log10(c)); 10 ** k <= top; k++) decades.push(10 ** k);
+  const pick = (mantissas: number[]) => {
+    const magnitudes = decades.flatMap((d) => mantissas.map((m) => m * d)).filter((m) => m >= c && m <= top);
+    return [...magnitudes.map((m) => -m).reverse(), 0, ...magnitudes].filter((v) => v >= lo && v <= hi);
+  };
+  let values = pick([1, 2, 5]);
+  if (values.length > 8) values = pick([1]);
+  if (values.length > 8) values = values.filter((v) => v === 0 || Math.round(Math.log10(Math.abs(v))) % 2 === 0);
+  const labels = tickLabels(values);
+  return values.map((value, i) => ({ value, label: labels[i] }));
 }
 
 /** Estimated width in px of `text` at `size` px in a sans-serif font (generous, so that boxes never overlap). */
@@ -180,11 +209,16 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
     ...(spec.bands ?? []).flatMap((b) => [...b.upper, ...b.lower].map((p) => p[1])),
     ...(spec.hbands ?? []).flatMap((b) => [b.from, b.to]),
   ];
-  const yDomain = spec.yDomain ?? extent(leftValues);
+  const scale = spec.yScale;
+  const toAxis = scale ? (v: number) => symlog(v, scale.constant) : (v: number) => v;
+  const yDomain = spec.yDomain ? ([toAxis(spec.yDomain[0]), toAxis(spec.yDomain[1])] as [number, number]) : extent(leftValues.map((v) => (finite(v) ? toAxis(v) : v)));
   const yRightDomain = spec.yRightDomain ?? extent(spec.lines.filter((s) => s.axis === "right").flatMap((s) => s.points.map((p) => p[1])));
   const sx = (v: number) => PANEL.left + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * w;
   const clampY = (py: number) => Math.max(PANEL.top - 2, Math.min(PANEL.top + h + 2, py));
-  const sy = (v: number, domain = yDomain) => PANEL.top + h - ((v - domain[0]) / (domain[1] - domain[0])) * h;
+  const sy = (v: number, domain = yDomain) => {
+    const a = domain === yDomain ? toAxis(v) : v;
+    return PANEL.top + h - ((a - domain[0]) / (domain[1] - domain[0])) * h;
+  };
   const clipId = spec.clipId ?? `${x}-${y}`;
   const out: string[] = [`<g class="panel" transform="translate(${x},${y})" data-title="${escapeXml(spec.title)}">`];
   out.push(`<text class="panel-title" x="${PANEL.left + w / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(spec.title)}</text>`);
@@ -200,7 +234,7 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
     out.push(`<line x1="${px}" x2="${px}" y1="${PANEL.top}" y2="${PANEL.top + h}" stroke="#eee"/>`);
     out.push(`<text class="tick" x="${px}" y="${PANEL.top + h + 16}" text-anchor="middle">${t.label}</text>`);
   }
-  for (const t of ticks(yDomain, 5)) {
+  for (const t of scale ? symlogTicks(yDomain, scale.constant) : ticks(yDomain, 5)) {
     const py = f(sy(t.value));
     out.push(`<line x1="${PANEL.left}" x2="${PANEL.left + w}" y1="${py}" y2="${py}" stroke="#eee"/>`);
     out.push(`<text class="tick y-tick" x="${PANEL.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" data-value="${t.value}">${t.label}</text>`);
@@ -247,7 +281,7 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
     out.push(`</g>`);
   }
   for (const line of spec.hlines ?? []) {
-    if (line.y < yDomain[0] || line.y > yDomain[1]) continue;
+    if (toAxis(line.y) < yDomain[0] || toAxis(line.y) > yDomain[1]) continue;
     out.push(`<line class="hline" x1="${PANEL.left}" x2="${PANEL.left + w}" y1="${f(sy(line.y))}" y2="${f(sy(line.y))}" stroke="${line.color}" stroke-dasharray="6 4"><title>${escapeXml(line.label)}</title></line>`);
   }
   for (const series of spec.lines) {

@@ -15,7 +15,7 @@ import { UserError } from "../engine/errors.js";
 import { meanCi } from "../diagnostics/bootstrap.js";
 import { atProxyLevel, matchedProxy, type EvalPoint, type MatchedCell } from "../diagnostics/matched-proxy.js";
 import { lighten, RUN_COLORS } from "../dashboard/series.js";
-import { floorBand } from "../dashboard/gold-panels.js";
+import { componentAxis, floorBand } from "../dashboard/gold-panels.js";
 import { renderFigure, type LegendEntry, type LineSeries, type PanelSpec, type Point } from "../dashboard/svg.js";
 import { ID_EXCLUDED_FIELDS } from "../sweep/id.js";
 import type { RunSummary } from "./summary.js";
@@ -620,7 +620,8 @@ export function frontierFigure(proxy: string, methods: readonly MethodGroup[], c
       if (env.length) lines.push({ label: `${m.method} envelope`, run: `${m.method} envelope`, color: m.color, width: 3.5, markers: false, points: env });
     }
     const floors = methods.flatMap((m) => m.settings.flatMap((s) => [...s.finished, ...s.partial].map((run) => run.evaluations.map((e) => ({ epoch: e.epoch, proxy: e.proxy, value: null, ci: null, floor: e.components.find((x) => x.key === c.key)?.floor ?? null })))));
-    return { title: `${c.label} (${c.better} is better)`, xLabel: `proxy reward (${proxy})`, yLabel: c.key, hbands: floorBand(floors, c.better), lines };
+    const axis = componentAxis(c.key, lines.flatMap((l) => l.points.map((p) => p[1])));
+    return { ...axis, title: `${c.label} (${c.better} is better${axis.yScale ? "; log scale" : ""})`, xLabel: `proxy reward (${proxy})`, yLabel: c.key, hbands: floorBand(floors, c.better), lines };
   });
   const legend: LegendEntry[] = methods.map((m) => {
     const runs = m.settings.reduce((a, s) => a + s.finished.length, 0);

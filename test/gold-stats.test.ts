@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { halfSampleCi, meanCi, SubsetRng } from "../src/diagnostics/bootstrap.js";
+import { halfSampleCi, holmRejected, incompleteBeta, meanCi, studentT975, studentTTwoSidedP, SubsetRng, tTestP } from "../src/diagnostics/bootstrap.js";
 import { nearDuplicateThreshold, pairStatistics, pairwiseDistances } from "../src/diagnostics/diversity.js";
 import { kid, KidReference, polynomialKernel } from "../src/diagnostics/kid.js";
 import { frechetDistance, meanAndCovariance } from "../src/diagnostics/linalg.js";
@@ -170,4 +170,36 @@ test("feature cache: computed once, read back bit-identical, a truncated file is
   truncateSync(join(FEATURE_CACHE_DIR, `${key}.f32`), 10);
   assert.deepEqual(await cachedFeatures(key, compute), first);
   assert.equal(calls, 2, "the truncated file was recomputed");
+});
+
+test("Student-t p-values: closed forms at 1 and 2 degrees of freedom, the tabulated 97.5 % quantiles give p = 0.05, the normal limit", () => {
+  const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+  for (const t of [0, 0.3, 1, 2.5, 8.2, 40]) {
+    close(studentTTwoSidedP(t, 1), 1 - (2 / Math.PI) * Math.atan(t), 1e-12, `df 1, t ${t}`);
+    close(studentTTwoSidedP(-t, 2), 1 - t / Math.sqrt(t * t + 2), 1e-12, `df 2, t ${-t}`);
+  }
+  for (let df = 1; df <= 30; df++) close(studentTTwoSidedP(studentT975(df), df), 0.05, 5e-4, `t975 at df ${df} (table rounded to 3 decimals)`);
+  close(studentTTwoSidedP(1.959964, 1e7), 0.05, 1e-5, "normal limit");
+  // I_x(a, b) against closed forms: I_x(1, 1) = x, I_x(a, 1) = x^a, I_x(1, b) = 1 − (1 − x)^b; the symmetry.
+  for (const x of [0.01, 0.2, 0.5, 0.77, 0.99]) {
+    close(incompleteBeta(x, 1, 1), x, 1e-13, `I_${x}(1,1)`);
+    close(incompleteBeta(x, 3.5, 1), x ** 3.5, 1e-13, `I_${x}(3.5,1)`);
+    close(incompleteBeta(x, 1, 4), 1 - (1 - x) ** 4, 1e-13, `I_${x}(1,4)`);
+    close(incompleteBeta(x, 2.5, 7), 1 - incompleteBeta(1 - x, 7, 2.5), 1e-13, "symmetry");
+  }
+  assert.equal(incompleteBeta(0, 2, 3), 0);
+  assert.equal(incompleteBeta(1, 2, 3), 1);
+  // The one-sample test on seed-paired differences.
+  close(tTestP([1, 2, 3]), studentTTwoSidedP(2 / (1 / Math.sqrt(3)), 2), 1e-15, "mean 2, sd 1, n 3");
+  assert.ok(Number.isNaN(tTestP([0.4])));
+  assert.equal(tTestP([0.25, 0.25, 0.25]), 0, "a nonzero constant difference");
+  assert.equal(tTestP([0, 0]), 1);
+});
+
+test("Holm's step-down: the smallest p against α/m, then α/(m−1), …, stopping at the first that fails; NaN left out", () => {
+  assert.deepEqual(holmRejected([0.01, 0.04, 0.03, 0.005]), [true, false, false, true]); // 0.005 < 0.0125, 0.01 < 0.0167, 0.03 > 0.025: stop
+  assert.deepEqual(holmRejected([0.001, 0.002, 0.003]), [true, true, true]);
+  assert.deepEqual(holmRejected([0.02, NaN, 0.02]), [true, false, true], "two tests count: 0.02 < 0.025, then 0.02 < 0.05");
+  assert.deepEqual(holmRejected([0.2]), [false]);
+  assert.deepEqual(holmRejected([]), []);
 });

@@ -261,9 +261,13 @@ test("evidence against the baseline: reach paired by seed; intervals that exclud
   const kidEvidence = settingEvidence(groupRuns(kid).methods, [{ key: "kid-gold", label: "KID", better: "lower" }], [0.9]);
   assert.equal(kidEvidence[0].cells[0].reading, "worse");
   const table = evidenceTable(methods, [GOLD], [0.7, 0.9]);
-  assert.match(table, /\| guard \| guard \| 3 \| 0\.950; \+0\.050 \[\+0\.050, \+0\.050\] \(3\) \| `gold` at 0\.7: \+0\.105 \[\+0\.093, \+0\.117\] \(3\); `gold` at 0\.9: \+0\.210 \[\+0\.185, \+0\.235\] \(3\) \| — \| 0 of 2 \|/);
-  assert.match(table, /\| noisy \| noisy \| 3 \| 0\.900; \+0\.000 \[\+0\.000, \+0\.000\] \(3\) \| — \| — \| 2 of 2 \|/);
-  assert.match(table, /\| worse \| worse \| 1 \| 0\.900; \+0\.000 \(1\) \| — \| — \| — \(under 2 seed pairs\) \|/);
+  // Paired t-tests: guard's differences are 0.1 + 0.005·seed and 0.2 + 0.01·seed, t = 36.4 at 2 df, p = 1 − t/√(t² + 2) = 7.6e-4
+  // each, under Holm's 0.05/2 and 0.05/1: both stand (H). Noisy's smallest p is ≈ 1 (differences −0.1, +0.1, 0).
+  assert.ok(guard.cells.every((c) => c.holm && Math.abs(c.difference.p - 7.55e-4) < 1e-6));
+  assert.ok(noisy.cells.every((c) => !c.holm && c.difference.p > 0.9));
+  assert.match(table, /\| guard \| guard \| 3 \| 0\.950; \+0\.050 \[\+0\.050, \+0\.050\] \(3\) \| `gold` at 0\.7: \+0\.105 \[\+0\.093, \+0\.117\] \(3\) \*\*H\*\*; `gold` at 0\.9: \+0\.210 \[\+0\.185, \+0\.235\] \(3\) \*\*H\*\* \| — \| 0 of 2 \| 7\.6e-4 \(0\.025\) \|/);
+  assert.match(table, /\| noisy \| noisy \| 3 \| 0\.900; \+0\.000 \[\+0\.000, \+0\.000\] \(3\) \| — \| — \| 2 of 2 \| 1\.0 \(0\.025\) \|/);
+  assert.match(table, /\| worse \| worse \| 1 \| 0\.900; \+0\.000 \(1\) \| — \| — \| — \(under 2 seed pairs\) \| — \|/);
   assert.match(evidenceTable(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.9]), /^No evidence against flow-grpo: no finished flow-grpo run yet\.$/);
   // Evaluations made later at checkpoints: counted per run, and the widest gap between evaluations.
   const dense = summary("d0", "guard", "guard", 0, [[0.5, 0.9], [0.7, 0.8], [0.9, 0.6]]);

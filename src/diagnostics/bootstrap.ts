@@ -97,6 +97,81 @@ export function studentT975(df: number): number {
   return df <= table.length ? table[df - 1] : 1.96;
 }
 
+/**
+ * The regularised incomplete beta function I_x(a, b), by its continued fraction (modified Lentz),
+ * evaluated on the side of the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) where it converges fast.
+ */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (!(x > 0)) return 0;
+  if (!(x < 1)) return 1;
+  const logFront = a * Math.log(x) + b * Math.log1p(-x) - logBeta(a, b);
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  d = 1 / (Math.abs(d) < tiny ? tiny : d);
+  let f = d;
+  for (let m = 1; m <= 300; m++) {
+    // The even and the odd term of the fraction (m-th pair).
+    for (const numerator of [(m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)), (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1))]) {
+      d = 1 + numerator * d;
+      d = 1 / (Math.abs(d) < tiny ? tiny : d);
+      c = 1 + numerator / c;
+      if (Math.abs(c) < tiny) c = tiny;
+      f *= c * d;
+    }
+    if (Math.abs(c * d - 1) < 1e-15) break;
+  }
+  return (Math.exp(logFront) * f) / a;
+}
+
+/** ln B(a, b) through ln Γ (Lanczos, g = 7). */
+function logBeta(a: number, b: number): number {
+  return logGamma(a) + logGamma(b) - logGamma(a + b);
+}
+
+const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+
+function logGamma(z: number): number {
+  if (z < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * z))) - logGamma(1 - z);
+  const x = z - 1;
+  let sum = LANCZOS[0];
+  for (let i = 1; i < LANCZOS.length; i++) sum += LANCZOS[i] / (x + i);
+  const t = x + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+/** Two-sided p-value of a Student-t statistic with `df` degrees of freedom: P(|T| ≥ |t|) = I_{df/(df+t²)}(df/2, 1/2). */
+export function studentTTwoSidedP(t: number, df: number): number {
+  if (!(df > 0) || Number.isNaN(t)) return NaN;
+  if (!Number.isFinite(t)) return 0;
+  return incompleteBeta(df / (df + t * t), df / 2, 0.5);
+}
+
+/** Two-sided one-sample t-test of mean 0 (seed-paired differences); NaN below 2 values; 0 for a nonzero constant, 1 for all zeros. */
+export function tTestP(values: readonly number[]): number {
+  const n = values.length;
+  if (n < 2) return NaN;
+  const m = values.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1));
+  if (sd === 0) return m === 0 ? 1 : 0;
+  return studentTTwoSidedP(m / (sd / Math.sqrt(n)), n - 1);
+}
+
+/**
+ * Holm's step-down procedure: which of `ps` are rejected at family-wise level `alpha` (valid under
+ * any dependence between the tests). NaN p-values are never rejected and do not count.
+ */
+export function holmRejected(ps: readonly number[], alpha = 0.05): boolean[] {
+  const order = ps.map((p, i) => ({ p, i })).filter((x) => !Number.isNaN(x.p)).sort((x, y) => x.p - y.p);
+  const rejected = ps.map(() => false);
+  for (const [k, { p, i }] of order.entries()) {
+    if (p > alpha / (order.length - k)) break;
+    rejected[i] = true;
+  }
+  return rejected;
+}
+
 /** Mean and 95 % t-interval of independent values (e.g. one per seed); the interval is [NaN, NaN] for fewer than 2. */
 export function meanCi(values: readonly number[]): Estimate {
   const n = values.length;

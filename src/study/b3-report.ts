@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../engine/errors.js";
-import { meanCi } from "../diagnostics/bootstrap.js";
+import { holmRejected, meanCi, tTestP } from "../diagnostics/bootstrap.js";
 import { atProxyLevel, matchedProxy, type EvalPoint, type MatchedCell } from "../diagnostics/matched-proxy.js";
 import { lighten, RUN_COLORS } from "../dashboard/series.js";
 import { componentAxis, floorBand } from "../dashboard/gold-panels.js";
@@ -312,6 +312,8 @@ export interface EvidenceCell {
   difference: PairedDifference;
   /** "better" / "worse" when the interval excludes 0 (in the component's direction), else "even". */
   reading: "better" | "worse" | "even";
+  /** The difference stands after Holm's correction over all the setting's cells (family-wise 5 %). */
+  holm: boolean;
 }
 
 export interface SettingEvidence {
@@ -345,6 +347,7 @@ export function settingEvidence(methods: readonly MethodGroup[], components: rea
       return pr !== null && pb !== null ? [pr - pb] : [];
     });
     const reachEstimate = meanCi(reachDiffs);
+    const reachP = tTestP(reachDiffs);
     const peaks = finiteValues(setting.finished.map(peakProxy));
     const cells = read.flatMap((c) =>
       levels.flatMap((level): EvidenceCell[] => {
@@ -352,15 +355,16 @@ export function settingEvidence(methods: readonly MethodGroup[], components: rea
         if (!d || d.pairs < 2 || !Number.isFinite(d.ci[0])) return [];
         const sign = d.ci[0] > 0 ? 1 : d.ci[1] < 0 ? -1 : 0;
         const reading = sign === 0 ? "even" : (sign > 0) === (c.better === "higher") ? "better" : "worse";
-        return [{ key: c.key, level, difference: d, reading }];
+        return [{ key: c.key, level, difference: d, reading, holm: false }];
       }),
     );
+    const stands = holmRejected(cells.map((c) => c.difference.p));
     return {
       method,
       setting,
-      reach: reachDiffs.length ? { pairs: reachDiffs.length, mean: reachEstimate.value, ci: reachEstimate.ci } : null,
+      reach: reachDiffs.length ? { pairs: reachDiffs.length, mean: reachEstimate.value, ci: reachEstimate.ci, p: reachP } : null,
       peak: mean(peaks),
-      cells,
+      cells: cells.map((c, k) => ({ ...c, holm: stands[k] })),
     };
   });
 }
@@ -372,17 +376,25 @@ export function evidenceTable(methods: readonly MethodGroup[], components: reado
   const rows = settingEvidence(methods, components, levels, baseline);
   const basePeak = mean(finiteValues(base.finished.map(peakProxy)));
   const interval = (key: string, d: PairedDifference) => `${formatDifference(key, d.mean)}${Number.isFinite(d.ci[0]) ? ` [${formatDifference(key, d.ci[0])}, ${formatDifference(key, d.ci[1])}]` : ""}`;
-  const list = (cells: EvidenceCell[]) => (cells.length ? cells.map((c) => `\`${c.key}\` at ${c.level}: ${interval(c.key, c.difference)} (${c.difference.pairs})`).join("; ") : "—");
+  const list = (cells: EvidenceCell[]) => (cells.length ? cells.map((c) => `\`${c.key}\` at ${c.level}: ${interval(c.key, c.difference)} (${c.difference.pairs})${c.holm ? " **H**" : ""}`).join("; ") : "—");
   const out = [
-    `| method | setting | finished seeds | peak evaluated proxy (${baseline}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${baseline}, paired | better than ${baseline} at equal proxy | worse | no difference detected |`,
-    `|---|---|---|---|---|---|---|`,
+    `| method | setting | finished seeds | peak evaluated proxy (${baseline}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${baseline}, paired | better than ${baseline} at equal proxy | worse | no difference detected | smallest p (Holm's threshold) |`,
+    `|---|---|---|---|---|---|---|---|`,
   ];
   for (const r of rows) {
     const reach = r.reach ? `${r.peak === null ? "—" : r.peak.toFixed(3)}; ${interval("proxy", r.reach)} (${r.reach.pairs})` : r.peak === null ? "—" : r.peak.toFixed(3);
     const even = r.cells.filter((c) => c.reading === "even").length;
-    out.push(`| ${r.method} | ${settingName(r.setting)} | ${r.setting.finished.length} | ${reach} | ${list(r.cells.filter((c) => c.reading === "better"))} | ${list(r.cells.filter((c) => c.reading === "worse"))} | ${r.cells.length ? `${even} of ${r.cells.length}` : "— (under 2 seed pairs)"} |`);
+    const smallest = r.cells.reduce<EvidenceCell | null>((best, c) => (best === null || c.difference.p < best.difference.p ? c : best), null);
+    const holmColumn = smallest ? `${formatP(smallest.difference.p)} (${formatP(0.05 / r.cells.length)})` : "—";
+    out.push(`| ${r.method} | ${settingName(r.setting)} | ${r.setting.finished.length} | ${reach} | ${list(r.cells.filter((c) => c.reading === "better"))} | ${list(r.cells.filter((c) => c.reading === "worse"))} | ${r.cells.length ? `${even} of ${r.cells.length}` : "— (under 2 seed pairs)"} | ${holmColumn} |`);
   }
   return out.join("\n");
+}
+
+/** A p-value in two significant digits (exponent form below 0.001). */
+export function formatP(p: number): string {
+  if (Number.isNaN(p)) return "—";
+  return p < 0.001 ? p.toExponential(1) : p.toPrecision(2);
 }
 
 const mean = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
@@ -508,6 +520,8 @@ export interface PairedDifference {
   /** Mean of (a − b) over those seeds and its 95 % t-interval ([NaN, NaN] below 2 pairs). */
   mean: number;
   ci: [number, number];
+  /** Two-sided paired t-test of "no difference" (NaN below 2 pairs). */
+  p: number;
 }
 
 /**
@@ -527,7 +541,7 @@ export function pairedDifference(a: SettingGroup, b: SettingGroup, level: number
   });
   if (diffs.length === 0) return null;
   const { value, ci } = meanCi(diffs);
-  return { pairs: diffs.length, mean: value, ci };
+  return { pairs: diffs.length, mean: value, ci, p: tTestP(diffs) };
 }
 
 /**
@@ -762,7 +776,7 @@ export function buildB3Report(input: B3ReportInput): B3Report {
           `**Against Flow-GRPO at matched proxy** (the same crossings, each setting minus Flow-GRPO's on the same seed; "—": no seed where both reached the level):`,
           ``,
           baselineTables(methods, components, levels),
-          `**What each setting buys or costs against Flow-GRPO** (generated from the tables above; the material of the verdict, not the verdict: how far each setting's runs travel — their highest evaluated proxy, paired by seed — and every matched-proxy difference above with at least two seed pairs, listed where its 95 % t-interval excludes 0 and counted where it does not. No correction for the number of cells read: at 95 %, about one cell in twenty excludes 0 by chance):`,
+          `**What each setting buys or costs against Flow-GRPO** (generated from the tables above; the material of the verdict, not the verdict: how far each setting's runs travel — their highest evaluated proxy, paired by seed — and every matched-proxy difference above with at least two seed pairs, listed where its 95 % t-interval excludes 0 and counted where it does not. Those intervals are per cell: read together, about one cell in twenty excludes 0 by chance. **H** marks a difference that also stands after Holm's correction over all of the setting's cells (paired t-tests, family-wise 5 %; the last column gives the smallest p and the first threshold it must pass, 0.05 ÷ cells) — with three seeds a t-test reaches that only for very consistent differences — twelve cells put the first threshold at 0.05 ÷ 12, which needs t > 15 at 2 degrees of freedom — so an unmarked listing is a lead, not a finding):`,
           ``,
           evidenceTable(methods, components, levels),
           ``,

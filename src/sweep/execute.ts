@@ -116,7 +116,7 @@ export function recordedRunId(dir: string): string | null {
  * evaluates (nothing is loaded when none is pending). Stopped between checkpoints, the rest is
  * done the next time the sweep reaches the run (it is finished: the sweep skips its training).
  */
-async function evaluateKeptCheckpoints(config: TrainConfig, dir: string, options: ExecuteOptions, stopRequested: () => boolean): Promise<void> {
+async function evaluateKeptCheckpoints(config: TrainConfig, dir: string, options: ExecuteOptions, stopRequested: () => boolean, heartbeat: () => void): Promise<void> {
   if (!config.checkpoint.evaluate) return;
   const pending = pendingCheckpointEvals(dir);
   if (pending.length === 0) return;
@@ -124,6 +124,7 @@ async function evaluateKeptCheckpoints(config: TrainConfig, dir: string, options
   const goldPanels = cachedGoldPanels();
   try {
     const done = await evaluateCheckpoints(dir, goldPanels, () => {}, stopRequested, (record, k) => {
+      heartbeat(); // the run's lock stays fresh for workers on other machines (one evaluation ≈ 20 s)
       options.onProgress?.({ type: "checkpoint-eval", epoch: record.epoch, proxy: record.proxy, gold: record.gold?.gold ?? null, done: k + 1, of: pending.length });
     });
     sessionLog(dir, { event: "checkpoint-evals", epochs: done, ...(done.length < pending.length ? { stoppedBefore: pending[done.length] } : {}) });
@@ -156,7 +157,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
     const stopRequested = () => Boolean(options.stopRequested?.()) || !lock.held();
     if (existsSync(paths.policy)) {
       sessionLog(paths.dir, { event: "finished-earlier", id });
-      await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested);
+      await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested, () => lock.touch());
       return { id, name: config.name, status: "finished", epochs: config.train.epochs };
     }
     const checkpoints = listCheckpoints(paths.checkpoints);
@@ -182,7 +183,7 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
       },
     });
     sessionLog(paths.dir, { event: outcome.interrupted ? "train-stopped" : "train-end", id, epoch: outcome.epochs });
-    if (!outcome.interrupted) await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested);
+    if (!outcome.interrupted) await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested, () => lock.touch());
     return { id, name: config.name, status: outcome.interrupted ? "interrupted" : "trained", epochs: outcome.epochs };
   } finally {
     lock.release();

@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { UserError } from "../src/engine/errors.js";
 import { expandSweep } from "../src/sweep/spec.js";
 import { defaultPresetRuns, presetFile, presetSweep } from "../src/sweep/run-sweep.js";
-import { baselineSetting, baselineTables, buildB3Report, coverageTable, envelope, evaluationDensity, evidenceTable, formatDifference, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
+import { baselineSetting, baselineTables, otherBaselineSettings, buildB3Report, coverageTable, envelope, evaluationDensity, evidenceTable, formatDifference, settingEvidence, headlineMarkdown, headlinesMarkdown, reportLevels, formatCell, groupRuns, headline, markers, replaceMarked, settingCells, valuesAtProxy, type ComponentInfo } from "../src/study/b3-report.js";
 import { SUMMARY_VERSION, writeSummary, type RunSummary } from "../src/study/summary.js";
 import { cli, toyBase } from "./sweep-fixtures.js";
 
@@ -234,6 +234,14 @@ test("against the baseline: each setting minus flow-grpo on the same seed, at ea
   assert.match(text, /\| flow-grpo \| flow-grpo-b \| -0\.200 \(1\) \| -0\.400 \(1\) \|/);
   assert.ok(!/\| flow-grpo \| flow-grpo-a \|/.test(text), "the baseline is not compared with itself");
   assert.match(baselineTables(groupRuns(runs.filter((r) => r.method !== "flow-grpo")).methods, [GOLD], [0.7]), /^No comparison against flow-grpo: no finished flow-grpo run yet\.$/);
+  // A second Flow-GRPO setting becomes a second reference once it has two finished runs.
+  assert.deepEqual(otherBaselineSettings(methods), [], "one run of flow-grpo-b: not a reference yet");
+  const withB = groupRuns([...runs, summary("c-other-1", "flow-grpo", "flow-grpo-b", 1, [[0.5, 0.9], [0.9, 0.1]])]).methods;
+  assert.deepEqual(otherBaselineSettings(withB).map((s) => s.label), ["flow-grpo-b"]);
+  const againstB = evidenceTable(withB, [GOLD], [0.7, 0.9], "flow-grpo", otherBaselineSettings(withB)[0]);
+  assert.match(againstB, /peak evaluated proxy \(flow-grpo-b: 0\.900\); − flow-grpo-b, paired/);
+  assert.match(againstB, /^\| flow-grpo \| flow-grpo-a \| 3 \|/m, "the main baseline setting is a row of the other reference's table");
+  assert.ok(!/^\| flow-grpo \| flow-grpo-b \|/m.test(againstB), "the reference is not compared with itself");
 });
 
 test("evidence against the baseline: reach paired by seed; intervals that exclude 0 read in the component's direction, the rest even, single pairs left out", () => {

@@ -276,6 +276,12 @@ export function baselineSetting(methods: readonly MethodGroup[], baseline: strin
   return settings.reduce<SettingGroup | null>((best, s) => (best === null || s.finished.length > best.finished.length ? s : best), null);
 }
 
+/** The baseline method's other settings with at least two finished runs (each a second reference: e.g. a wider clip that travels faster). */
+export function otherBaselineSettings(methods: readonly MethodGroup[], baseline = "flow-grpo"): SettingGroup[] {
+  const base = baselineSetting(methods, baseline);
+  return methods.find((m) => m.method === baseline)?.settings.filter((s) => s !== base && s.finished.length >= 2) ?? [];
+}
+
 /**
  * Every setting against the baseline (Flow-GRPO) at each matched-proxy level, paired by seed:
  * the mean difference (setting − baseline) of the runs' first-crossing values and its 95 %
@@ -335,8 +341,8 @@ const peakProxy = (s: RunSummary): number | null => evalRange(s)?.peak ?? null;
  * material of the per-method verdict; not a verdict itself (no correction for the number of
  * cells read: at 95 %, about one in twenty excludes 0 by chance).
  */
-export function settingEvidence(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo"): SettingEvidence[] {
-  const base = baselineSetting(methods, baseline);
+export function settingEvidence(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo", against?: SettingGroup): SettingEvidence[] {
+  const base = against ?? baselineSetting(methods, baseline);
   if (!base) return [];
   const read = components.filter((c) => BASELINE_COMPONENTS.includes(c.key));
   const others = methods.flatMap((m) => m.settings.filter((s) => s !== base && s.finished.length > 0).map((s) => ({ method: m.method, setting: s })));
@@ -370,15 +376,16 @@ export function settingEvidence(methods: readonly MethodGroup[], components: rea
 }
 
 /** The evidence as a table: one row per setting, the intervals that exclude 0 spelled out, the others counted. */
-export function evidenceTable(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo"): string {
-  const base = baselineSetting(methods, baseline);
+export function evidenceTable(methods: readonly MethodGroup[], components: readonly ComponentInfo[], levels: readonly number[], baseline = "flow-grpo", against?: SettingGroup): string {
+  const base = against ?? baselineSetting(methods, baseline);
   if (!base) return `No evidence against ${baseline}: no finished ${baseline} run yet.`;
-  const rows = settingEvidence(methods, components, levels, baseline);
+  const rows = settingEvidence(methods, components, levels, baseline, base);
+  const name = against ? settingName(against) : baseline;
   const basePeak = mean(finiteValues(base.finished.map(peakProxy)));
   const interval = (key: string, d: PairedDifference) => `${formatDifference(key, d.mean)}${Number.isFinite(d.ci[0]) ? ` [${formatDifference(key, d.ci[0])}, ${formatDifference(key, d.ci[1])}]` : ""}`;
   const list = (cells: EvidenceCell[]) => (cells.length ? cells.map((c) => `\`${c.key}\` at ${c.level}: ${interval(c.key, c.difference)} (${c.difference.pairs})${c.holm ? " **H**" : ""}`).join("; ") : "—");
   const out = [
-    `| method | setting | finished seeds | peak evaluated proxy (${baseline}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${baseline}, paired | better than ${baseline} at equal proxy | worse | no difference detected | smallest p (Holm's threshold) |`,
+    `| method | setting | finished seeds | peak evaluated proxy (${name}: ${basePeak === null ? "—" : basePeak.toFixed(3)}); − ${name}, paired | better than ${name} at equal proxy | worse | no difference detected | smallest p (Holm's threshold) |`,
     `|---|---|---|---|---|---|---|---|`,
   ];
   for (const r of rows) {
@@ -780,6 +787,12 @@ export function buildB3Report(input: B3ReportInput): B3Report {
           ``,
           evidenceTable(methods, components, levels),
           ``,
+          ...otherBaselineSettings(methods).flatMap((other) => [
+            `**The same against Flow-GRPO / ${settingName(other)}** (another setting of the baseline method — a control for what travelling faster or slower costs at equal proxy; read as above):`,
+            ``,
+            evidenceTable(methods, components, levels, "flow-grpo", other),
+            ``,
+          ]),
         ]
       : [`A pilot: proxy-side signals only. Gold is not shown (B3 fixes knob ranges and the epoch budget on proxy-side signals only, never by looking at gold); the summaries keep it.`]),
     ``,

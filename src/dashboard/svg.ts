@@ -215,8 +215,9 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
   const yRightDomain = spec.yRightDomain ?? extent(spec.lines.filter((s) => s.axis === "right").flatMap((s) => s.points.map((p) => p[1])));
   const sx = (v: number) => PANEL.left + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * w;
   const clampY = (py: number) => Math.max(PANEL.top - 2, Math.min(PANEL.top + h + 2, py));
-  const sy = (v: number, domain = yDomain) => {
-    const a = domain === yDomain ? toAxis(v) : v;
+  /** Pixel y of a value on the left axis (through its scale) or the right one (linear). */
+  const sy = (v: number, axis: "left" | "right" = "left") => {
+    const [a, domain] = axis === "left" ? [toAxis(v), yDomain] : [v, yRightDomain];
     return PANEL.top + h - ((a - domain[0]) / (domain[1] - domain[0])) * h;
   };
   const clipId = spec.clipId ?? `${x}-${y}`;
@@ -241,7 +242,7 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
   }
   if (spec.yRightLabel) {
     for (const t of ticks(yRightDomain, 5)) {
-      out.push(`<text class="tick y-tick-right" x="${PANEL.left + w + 6}" y="${f(sy(t.value, yRightDomain))}" dominant-baseline="middle">${t.label}</text>`);
+      out.push(`<text class="tick y-tick-right" x="${PANEL.left + w + 6}" y="${f(sy(t.value, "right"))}" dominant-baseline="middle">${t.label}</text>`);
     }
     out.push(`<text class="axis-label" transform="translate(${PANEL.left + w + right - 8},${PANEL.top + h / 2}) rotate(90)" text-anchor="middle">${escapeXml(spec.yRightLabel)}</text>`);
   }
@@ -285,7 +286,7 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
     out.push(`<line class="hline" x1="${PANEL.left}" x2="${PANEL.left + w}" y1="${f(sy(line.y))}" y2="${f(sy(line.y))}" stroke="${line.color}" stroke-dasharray="6 4"><title>${escapeXml(line.label)}</title></line>`);
   }
   for (const series of spec.lines) {
-    const domain = series.axis === "right" ? yRightDomain : yDomain;
+    const axis = series.axis === "right" ? "right" : "left";
     out.push(`<g class="series" data-series="${escapeXml(series.label)}" data-run="${escapeXml(series.run)}" data-axis="${series.axis ?? "left"}" data-color="${series.color}">`);
     let run: string[] = [];
     const flush = () => {
@@ -293,20 +294,20 @@ export function renderPanel(spec: PanelSpec & { clipId?: string }, x: number, y:
       run = [];
     };
     for (const [px, py] of series.points) {
-      if (finite(py)) run.push(`${f(sx(px))},${f(sy(py, domain))}`);
+      if (finite(py)) run.push(`${f(sx(px))},${f(sy(py, axis))}`);
       else flush();
     }
     flush();
     series.whiskers?.forEach((ci, i) => {
       const px = series.points[i]?.[0];
       if (!ci || !finite(px) || !finite(ci[0]) || !finite(ci[1])) return;
-      const [x0, a, b] = [f(sx(px)), f(sy(ci[0], domain)), f(sy(ci[1], domain))];
+      const [x0, a, b] = [f(sx(px)), f(sy(ci[0], axis)), f(sy(ci[1], axis))];
       out.push(`<path class="whisker" data-x="${px}" data-lo="${ci[0]}" data-hi="${ci[1]}" d="M${x0},${a}V${b}M${Number(x0) - 3},${a}h6M${Number(x0) - 3},${b}h6" stroke="${series.color}" stroke-width="1.2" fill="none"/>`);
     });
     if (series.markers !== false) {
       for (const [px, py] of series.points) {
         if (!finite(py)) continue;
-        out.push(`<circle cx="${f(sx(px))}" cy="${f(sy(py, domain))}" r="3" fill="${series.color}" data-x="${px}" data-y="${py}"><title>${escapeXml(`${series.label} at ${px}: ${formatTick(py)}`)}</title></circle>`);
+        out.push(`<circle cx="${f(sx(px))}" cy="${f(sy(py, axis))}" r="3" fill="${series.color}" data-x="${px}" data-y="${py}"><title>${escapeXml(`${series.label} at ${px}: ${formatTick(py)}`)}</title></circle>`);
       }
     }
     out.push(`</g>`);

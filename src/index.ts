@@ -27,18 +27,8 @@ export {
   type FaultEvent,
   type TrainerLogger,
 } from "./rl/trainer.js";
-export {
-  runTrainingJob,
-  runPaths,
-  readRunConfig,
-  resolveConfigPaths,
-  checkPrompts,
-  NoCheckpointError,
-  RunExistsError,
-  type RunPaths,
-  type RunHooks,
-  type RunOutcome,
-} from "./rl/run.js";
+export { runTrainingJob, checkPrompts, NoCheckpointError, RunExistsError, type RunHooks, type RunOutcome } from "./rl/run.js";
+export { runPaths, readRunConfig, resolveConfigPaths, type RunPaths } from "./rl/run-dir.js";
 export { groupAdvantages, type AdvantageOptions, type AdvantageResult } from "./rl/advantages.js";
 export { OBJECTIVES, objectiveByName, type PolicyObjective } from "./rl/objectives.js";
 

@@ -17,7 +17,8 @@ import { saveParams } from "../src/engine/safetensors.js";
 import { TrainConfigSchema, type TrainConfig } from "../src/config/train.js";
 import { createModel, presetConfig } from "../src/models/registry.js";
 import { toyModeReward } from "../src/rewards/toy.js";
-import { NoCheckpointError, RunExistsError, readRunConfig, runTrainingJob } from "../src/rl/run.js";
+import { NoCheckpointError, RunExistsError, runTrainingJob } from "../src/rl/run.js";
+import { readRunConfig } from "../src/rl/run-dir.js";
 import { readMetrics } from "../src/diagnostics/metrics.js";
 
 await initEngine();

@@ -153,25 +153,28 @@ describe("evaluations at checkpoints (summarize --checkpoint-evals)", () => {
     cpSync(run, copy, { recursive: true });
     const goldFor = cachedGoldPanels();
     // At an epoch the run evaluated, the same proxy and gold as its record (the images are the same).
-    const recorded = readMetrics(join(copy, "metrics.jsonl")).records.find((r) => r.type === "eval" && r.epoch === 2) as unknown as { proxy: number; gold?: { gold: number; components: { key: string; value: number }[] } };
+    const recorded = readMetrics(join(copy, "metrics.jsonl")).records.find((r) => r.type === "eval" && r.epoch === 2) as unknown as { proxy: number; gold?: { gold: number; drift: number; components: { key: string; value: number }[] } };
     const again = await evaluateCheckpoint(copy, 2, goldFor);
     assert.equal(again.proxy, recorded.proxy);
     assert.ok(recorded.gold && again.gold, "the tiny run evaluates with the gold panel");
     assert.equal(again.gold?.gold, recorded.gold?.gold);
     assert.deepEqual(again.gold?.components?.map((c) => c.value), recorded.gold?.components.map((c) => c.value));
+    // Drift from the base policy's images the run kept in the checkpoint — not from the first images this (fresh) panel saw.
+    assert.ok(recorded.gold!.drift > 0);
+    assert.equal(again.gold?.drift, recorded.gold?.drift);
 
     const lines: string[] = [];
-    assert.deepEqual(await evaluateCheckpoints(copy, goldFor, (l) => lines.push(l)), [1, 3], "the run evaluated epochs 0, 2 and 4");
+    assert.deepEqual(await evaluateCheckpoints(copy, goldFor, { log: (l) => lines.push(l) }), { evaluated: [1, 3], remaining: [] }, "the run evaluated epochs 0, 2 and 4");
     assert.equal(lines.length, 2);
     const summary = summarizeRunDir(copy);
     assert.deepEqual(summary.evaluations.map((e) => [e.epoch, e.fromCheckpoint ?? false]), [[0, false], [1, true], [2, false], [3, true], [4, false]]);
     assert.ok(summary.evaluations.every((e) => e.gold !== null && e.components.length > 0));
     assert.equal(knownProxies(copy).get(1), summary.evaluations[1].proxy, "the proxy is also kept with the measured ones (--at-proxy)");
     // Nothing left to do; a torn last line (a crash mid-write) is skipped, not fatal.
-    assert.deepEqual(await evaluateCheckpoints(copy, goldFor), []);
+    assert.deepEqual((await evaluateCheckpoints(copy, goldFor)).evaluated, []);
     appendFileSync(join(copy, "checkpoints", CHECKPOINT_EVALS_FILE), '{"type":"eval","epoch":');
     assert.deepEqual(summarizeRunDir(copy).evaluations.map((e) => e.epoch), [0, 1, 2, 3, 4]);
-    assert.deepEqual(await evaluateCheckpoints(copy, goldFor), []);
+    assert.deepEqual((await evaluateCheckpoints(copy, goldFor)).evaluated, []);
     // The CLI: every finished run's checkpoints, then the summary (here with nothing left to evaluate).
     const out = join(root, "summaries");
     const r = spawnSync(process.execPath, [bin, "summarize", copy, "--out", out, "--checkpoint-evals"], { encoding: "utf8", env, timeout: 120_000 });

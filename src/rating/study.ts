@@ -18,7 +18,7 @@ import { loadVelocityModel, type LoadedWeights } from "../models/io.js";
 import type { VelocityModel } from "../models/model.js";
 import { tokenizePrompt } from "../models/prompts.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
-import { runPaths } from "../rl/run.js";
+import { runPaths } from "../rl/run-dir.js";
 import { checkpointAt, checkpointAtProxy, checkpointEpochOf, checkpointEpochs, isCheckpointFile, knownProxies, loadCheckpointPolicy, parseRunAtEpoch } from "../rl/policy.js";
 import { IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
 

@@ -14,37 +14,46 @@ import { join } from "node:path";
 import { MetricsWriter, type MetricsRecord } from "../diagnostics/metrics.js";
 import { CHECKPOINT_EVALS_FILE, readCheckpointEvals } from "../diagnostics/metrics-schema.js";
 import { checkpointEpochs, evaluateCheckpoint, evaluatedProxies, recordMeasuredProxy, type GoldFor } from "./policy.js";
-import { evalMetrics, runPaths } from "./run.js";
+import { evalMetrics, runPaths } from "./run-dir.js";
 
 /** One checkpoint's evaluation (no images: the records keep numbers only). */
 export type CheckpointEval = Awaited<ReturnType<typeof evaluateCheckpoint>>;
 
+/** What `evaluateCheckpoints` did: the epochs evaluated now, and those a stop left for a later call. */
+export interface CheckpointEvalsDone {
+  evaluated: number[];
+  remaining: number[];
+}
+
 /**
- * Evaluate every kept checkpoint of a run that neither the run nor an earlier call evaluated,
- * oldest first; each record is appended (and fsynced) as soon as it exists, so an interrupted call
- * loses at most the checkpoint in progress; `stopRequested` is asked before each checkpoint.
- * Returns the epochs evaluated now.
+ * Evaluate every kept checkpoint of a run that neither the run nor an earlier call evaluated
+ * (`epochs`: that list when the caller has just read it), oldest first; each record is appended
+ * (and fsynced) as soon as it exists, so an interrupted call loses at most the checkpoint in
+ * progress; `stopRequested` is asked before each checkpoint.
  */
 export async function evaluateCheckpoints(
   runDir: string,
   goldFor: GoldFor | null,
-  log: (line: string) => void = () => {},
-  stopRequested: () => boolean = () => false,
-  onEvaluated: (record: CheckpointEval, index: number) => void = () => {},
-): Promise<number[]> {
-  const todo = pendingCheckpointEvals(runDir);
+  options: {
+    log?: (line: string) => void;
+    stopRequested?: () => boolean;
+    onEvaluated?: (record: CheckpointEval, done: number, of: number) => void;
+    epochs?: readonly number[];
+  } = {},
+): Promise<CheckpointEvalsDone> {
+  const todo = options.epochs ?? pendingCheckpointEvals(runDir);
   const writer = new MetricsWriter(join(runPaths(runDir).checkpoints, CHECKPOINT_EVALS_FILE));
-  const evaluatedNow: number[] = [];
+  const evaluated: number[] = [];
   for (const [k, epoch] of todo.entries()) {
-    if (stopRequested()) break;
+    if (options.stopRequested?.()) break;
     const record = await evaluateCheckpoint(runDir, epoch, goldFor);
     writer.append(evalMetrics({ ...record, images: new Float32Array(0), sampleShape: [] }) as MetricsRecord);
     recordMeasuredProxy(runDir, epoch, record.proxy);
-    evaluatedNow.push(epoch);
-    onEvaluated(record, k);
-    log(`${runDir}: evaluated the epoch-${epoch} checkpoint (${k + 1} of ${todo.length}): proxy ${record.proxy.toFixed(4)}${record.gold ? `, gold ${record.gold.gold.toFixed(4)}` : ""}`);
+    evaluated.push(epoch);
+    options.onEvaluated?.(record, k + 1, todo.length);
+    options.log?.(`${runDir}: evaluated the epoch-${epoch} checkpoint (${k + 1} of ${todo.length}): proxy ${record.proxy.toFixed(4)}${record.gold ? `, gold ${record.gold.gold.toFixed(4)}` : ""}`);
   }
-  return evaluatedNow;
+  return { evaluated, remaining: todo.slice(evaluated.length) };
 }
 
 /** The kept checkpoints of a run that neither the run nor `evaluateCheckpoints` evaluated, oldest first (files only: cheap). */

@@ -20,7 +20,7 @@ import { OdeSampler } from "../sampling/ode.js";
 import { decodeSamples } from "../sampling/sde.js";
 import type { TrainConfig } from "../config/train.js";
 import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
-import { readRunConfig, runPaths } from "./run.js";
+import { DRIFT_REFERENCE_TENSOR, readRunConfig, runPaths } from "./run-dir.js";
 import { rewardSummaries, scoreRewards, weightedProxy, type WeightedReward } from "./scoring.js";
 import { evaluationInputs } from "./trainer.js";
 import type { EvalRecord } from "../diagnostics/records.js";
@@ -105,13 +105,16 @@ export function recordMeasuredProxy(runDir: string, epoch: number, proxy: number
  * A checkpoint's EMA policy evaluated as the run's evaluations evaluate it (its eval prompts ×
  * eval.perPrompt, eval.seed's noise, eval.steps ODE steps, its rewards and weights; the gold
  * panel when given). No velocity-norm probe and no images kept: the proxy and gold of an
- * evaluated epoch come out as the run recorded them (tested).
+ * evaluated epoch come out as the run recorded them (tested), drift included: the panel's drift
+ * reference is the one the run kept in the checkpoint (a panel shared between runs or built
+ * afresh would otherwise measure drift from the first images it saw).
  */
 export async function evaluateCheckpoint(runDir: string, epoch: number, goldFor: GoldFor | null = null): Promise<Omit<EvalRecord, "images" | "sampleShape">> {
   const config = readRunConfig(runDir);
   const rewards: WeightedReward[] = config.rewards.map((r, k) => ({ reward: createReward(r.name, r.options, `rewards.${k}.options`), weight: r.weight }));
-  const { model, params } = loadCheckpointPolicy(checkpointAt(runDir, epoch));
+  const { model, params, driftReference } = loadCheckpointPolicy(checkpointAt(runDir, epoch));
   const gold = goldFor ? await goldFor(config.gold, model.config.sampleShape) : null;
+  if (gold) gold.driftReference = driftReference;
   const sampler = new OdeSampler(model, { steps: config.eval.steps, shift: config.sampling.shift });
   try {
     const { prompts, noise } = evaluationInputs(config, model);
@@ -187,7 +190,7 @@ function runModel(config: TrainConfig): VelocityModel {
  * its run's `checkpoints/` folder, beside the run's config.yaml (which says what model it is).
  * `metadata.trainedWith` is the run's config and `metadata.epoch` the checkpoint's epoch.
  */
-export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel> & { epoch: number; runDir: string } {
+export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel> & { epoch: number; runDir: string; driftReference: Float32Array | null } {
   const path = resolve(file);
   const epoch = checkpointEpochOf(path);
   if (epoch === null) throw new UserError(`${file}: not a checkpoint file (expected a name like ckpt-00000020.safetensors)`);
@@ -204,7 +207,8 @@ export function loadCheckpointPolicy(file: string): LoadedWeights<VelocityModel>
   const template = model.init(random.key(0));
   try {
     const params = treeFromTensors(template, ema, path);
-    return { model, params, metadata: { format: "grpo-guard/model", config: model.config, trainedWith: config, epoch }, epoch, runDir };
+    const driftReference = checkpoint.tensors.get(DRIFT_REFERENCE_TENSOR)?.data ?? null;
+    return { model, params, metadata: { format: "grpo-guard/model", config: model.config, trainedWith: config, epoch }, epoch, runDir, driftReference };
   } finally {
     disposeTree(template);
   }

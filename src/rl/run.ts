@@ -1,18 +1,18 @@
 /**
  * A training run on disk: `runs/<name>/` holds the resolved config, `metrics.jsonl`
  * (epoch, eval and fault records), evaluation grids (`images/`), checkpoints of the full
- * training state, and the final EMA policy. A run killed at any instant resumes from its
- * last complete checkpoint and continues exactly (same noise, prompts, minibatch order).
+ * training state, and the final EMA policy (layout: run-dir.ts). A run killed at any instant
+ * resumes from its last complete checkpoint and continues exactly (same noise, prompts,
+ * minibatch order).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify as toYaml } from "yaml";
 import { UserError } from "../engine/errors.js";
 import { listCheckpoints, readLatestCheckpoint, writeCheckpoint } from "../engine/checkpoint.js";
 import { saveParams, treeFromTensors } from "../engine/safetensors.js";
 import { disposeTree, refTree, type ParamTree } from "../engine/tree.js";
-import { TrainConfigSchema, type TrainConfig } from "../config/train.js";
-import { validateConfig } from "../config/load.js";
+import type { TrainConfig } from "../config/train.js";
 import { encodeGridPng } from "../diagnostics/image-grid.js";
 import { MetricsWriter } from "../diagnostics/metrics.js";
 import type { VelocityModel } from "../models/model.js";
@@ -21,29 +21,8 @@ import type { GoldPanel } from "../rewards/gold.js";
 import { numpy as np } from "../engine/jax.js";
 import { tokenizePrompt } from "../models/prompts.js";
 import { GrpoTrainer, type EpochRecord, type EvalRecord, type FaultEvent, type TrainerMeta, type WeightedReward } from "./trainer.js";
-
-export interface RunPaths {
-  dir: string;
-  config: string;
-  metrics: string;
-  images: string;
-  checkpoints: string;
-  policy: string;
-  bestGold: string;
-}
-
-export function runPaths(dir: string): RunPaths {
-  const root = resolve(dir);
-  return {
-    dir: root,
-    config: join(root, "config.yaml"),
-    metrics: join(root, "metrics.jsonl"),
-    images: join(root, "images"),
-    checkpoints: join(root, "checkpoints"),
-    policy: join(root, "policy-ema.safetensors"),
-    bestGold: join(root, "policy-best-gold.safetensors"),
-  };
-}
+import { DRIFT_REFERENCE_TENSOR, epochMetrics, evalMetrics, resolveConfigPaths, runPaths, type RunPaths } from "./run-dir.js";
+import { evaluateCheckpoints, type CheckpointEval, type CheckpointEvalsDone } from "./checkpoint-evals.js";
 
 interface CheckpointMeta {
   trainer: TrainerMeta;
@@ -55,6 +34,8 @@ export interface RunHooks {
   onEpoch?(record: EpochRecord): void;
   onEvaluation?(record: EvalRecord): void;
   onFault?(event: FaultEvent): void;
+  /** `checkpoint.evaluate`: a kept checkpoint evaluated after training (`done` of `of`). */
+  onCheckpointEval?(record: CheckpointEval, done: number, of: number): void;
   log?(line: string): void;
 }
 
@@ -66,6 +47,8 @@ export interface RunOutcome {
   epochs: number;
   /** Epoch at which the over-optimisation alarm fired, if it did. */
   alarmEpoch: number | null;
+  /** `checkpoint.evaluate` on a finished run: the kept checkpoints evaluated now, and those a stop left. */
+  checkpointEvals?: CheckpointEvalsDone;
 }
 
 /** `--resume` of a run that has recorded epochs but no checkpoint to continue from. */
@@ -76,52 +59,6 @@ export class NoCheckpointError extends UserError {
 /** A fresh run whose directory already holds another run's records or checkpoints. */
 export class RunExistsError extends UserError {
   override readonly name = "RunExistsError";
-}
-
-/**
- * The file paths of a training config: `model.weights`, `gold.judge`, `gold.features`,
- * `gardo.features` and a `digit-ocr` reward's `options.weights` (in `rewards` and
- * `gardo.aux`), each resolved against `base` when relative. A run's
- * config.yaml stores them absolute (resolved against the directory `train` ran in); a
- * relative path found there — written by hand — is resolved against the run directory.
- */
-export function resolveConfigPaths(config: TrainConfig, base: string | ((path: string, field: string) => string)): TrainConfig {
-  const resolvePath = typeof base === "string" ? (path: string) => resolve(base, path) : base;
-  const abs = (path: string | null | undefined, field: string) => (typeof path === "string" && path !== "" && !isAbsolute(path) ? resolvePath(path, field) : path);
-  return {
-    ...config,
-    model: { ...config.model, weights: abs(config.model.weights, "model.weights") },
-    gold: { ...config.gold, judge: abs(config.gold.judge, "gold.judge") ?? undefined, features: abs(config.gold.features, "gold.features") ?? undefined },
-    rewards: config.rewards.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `rewards.${k}.options.weights`) } } : r)),
-    gardo: {
-      ...config.gardo,
-      features: abs(config.gardo.features, "gardo.features") ?? null,
-      aux: config.gardo.aux.map((r, k) => (typeof r.options.weights === "string" ? { ...r, options: { ...r.options, weights: abs(r.options.weights, `gardo.aux.${k}.options.weights`) } } : r)),
-    },
-  };
-}
-
-/**
- * The config of an existing run directory, its paths resolved (see resolveConfigPaths). Runs
- * written before paths were stored absolute have paths relative to the directory `train` ran
- * in: when such a path exists only there, it is used with a warning through `warn`.
- */
-export function readRunConfig(dir: string, warn: (line: string) => void = (line) => process.stderr.write(line + "\n")): TrainConfig {
-  const { config, dir: root } = runPaths(dir);
-  if (!existsSync(config)) throw new UserError(`${dir}: not a run directory (no config.yaml)`);
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(config, "utf8"));
-  } catch (err) {
-    throw new UserError(`${config}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
-  }
-  return resolveConfigPaths(validateConfig(TrainConfigSchema, data, config), (path, field) => {
-    const inRun = resolve(root, path);
-    const inCwd = resolve(path);
-    if (existsSync(inRun) || !existsSync(inCwd)) return inRun;
-    warn(`warning: ${config}: ${field} "${path}" is relative and not in the run directory; using ${inCwd} (relative to the working directory, as runs written before paths were stored absolute) — write it absolute to resume from anywhere`);
-    return inCwd;
-  });
 }
 
 /** Every prompt (prompts.pool, eval.prompts) must be readable by the model and every reward. */
@@ -148,17 +85,11 @@ function fsError(err: unknown, what: string): UserError {
   return new UserError(`${what}: cannot write (${e.code ?? "error"}: ${e.message.replace(/^[A-Z]+: /, "")})`);
 }
 
-export function epochMetrics(record: EpochRecord): Record<string, unknown> {
-  return { type: "epoch", ...record };
-}
-
-export function evalMetrics(record: EvalRecord): Record<string, unknown> {
-  return { type: "eval", epoch: record.epoch, rewards: record.rewards, proxy: record.proxy, gold: record.gold, velocityNorm: record.velocityNorm, prompts: record.prompts };
-}
-
 /**
  * Train `config` in `paths.dir`, resuming from its newest valid checkpoint when `resume`.
- * `stopRequested` is polled after every epoch (SIGINT/SIGTERM → checkpoint, clean exit).
+ * `stopRequested` is polled after every epoch (SIGINT/SIGTERM → checkpoint, clean exit) and
+ * before each checkpoint evaluation (`checkpoint.evaluate`: a finished run evaluates its kept,
+ * unevaluated checkpoints as its evaluations do; a stop leaves the rest to a later call).
  */
 export async function runTrainingJob(
   config: TrainConfig,
@@ -250,8 +181,8 @@ export async function runTrainingJob(
   if (options.resume) {
     if (found) {
       const { tensors } = trainer.exportState();
-      const reference = found.tensors.get("goldReference");
-      found.tensors.delete("goldReference");
+      const reference = found.tensors.get(DRIFT_REFERENCE_TENSOR);
+      found.tensors.delete(DRIFT_REFERENCE_TENSOR);
       trainer.importState(treeFromTensors(tensors, found.tensors, found.file), found.meta.trainer);
       metrics.truncateTo(found.meta.metricsOffset);
       alarm = found.meta.alarm ?? initialAlarmState();
@@ -268,15 +199,16 @@ export async function runTrainingJob(
     await Promise.all(pendingSaves.splice(0));
     const { tensors, meta } = trainer.exportState();
     const reference = options.gold?.driftReference;
-    const state: ParamTree = reference ? { ...tensors, goldReference: np.array(reference) } : tensors;
+    const state: ParamTree = reference ? { ...tensors, [DRIFT_REFERENCE_TENSOR]: np.array(reference) } : tensors;
     await writeCheckpoint(paths.checkpoints, trainer.epoch, state, { trainer: meta, metricsOffset: metrics.offset(), alarm } satisfies CheckpointMeta, config.checkpoint.keep);
-    if (reference) (state.goldReference as ReturnType<typeof np.array>).dispose();
+    if (reference) (state[DRIFT_REFERENCE_TENSOR] as ReturnType<typeof np.array>).dispose();
   };
 
   const every = config.eval.every;
   const total = config.train.epochs;
   let last: EvalRecord | undefined;
   let interrupted = false;
+  let outcome: RunOutcome;
   try {
     if (trainer.epoch === 0) {
       if (every > 0) first = last = await trainer.evaluate();
@@ -324,8 +256,18 @@ export async function runTrainingJob(
         await saveParams(paths.policy, trainer.emaParams, { format: "grpo-guard/model", config: model.config, trainedWith: config });
       }
     }
-    return { paths, first, last, interrupted, epochs: trainer.epoch, alarmEpoch: alarm.firedAt };
+    outcome = { paths, first, last, interrupted, epochs: trainer.epoch, alarmEpoch: alarm.firedAt };
   } finally {
     trainer.dispose();
   }
+  if (!interrupted && config.checkpoint.evaluate) {
+    // After the trainer is released (one policy in memory at a time), with the run's own gold panel.
+    const gold = options.gold ?? null;
+    outcome.checkpointEvals = await evaluateCheckpoints(paths.dir, gold ? async () => gold : null, {
+      log,
+      stopRequested: options.stopRequested,
+      onEvaluated: hooks.onCheckpointEval,
+    });
+  }
+  return outcome;
 }

@@ -18,8 +18,9 @@ import type { VelocityModel } from "../models/model.js";
 import { createModel, presetConfig } from "../models/registry.js";
 import { createReward } from "../rewards/registry.js";
 import { cachedGoldPanels, goldPanelFor } from "../rewards/gold.js";
-import { evaluateCheckpoints, pendingCheckpointEvals } from "../rl/checkpoint-evals.js";
-import { runPaths, runTrainingJob, type RunHooks, type RunOutcome } from "../rl/run.js";
+import { evaluateCheckpoints, pendingCheckpointEvals, type CheckpointEvalsDone } from "../rl/checkpoint-evals.js";
+import { runTrainingJob, type RunHooks, type RunOutcome } from "../rl/run.js";
+import { runPaths } from "../rl/run-dir.js";
 import { DEFAULT_BASE_MODEL } from "../cli/defaults.js";
 import { runId } from "./id.js";
 import { acquireLock, DEFAULT_STALE_MS } from "./lock.js";
@@ -111,23 +112,24 @@ export function recordedRunId(dir: string): string | null {
   return null;
 }
 
+/** The session-log line of a `checkpoint.evaluate` pass. */
+function logCheckpointEvals(dir: string, done: CheckpointEvalsDone): void {
+  sessionLog(dir, { event: "checkpoint-evals", epochs: done.evaluated, ...(done.remaining.length ? { stoppedBefore: done.remaining[0] } : {}) });
+}
+
 /**
- * `checkpoint.evaluate`: a finished run's kept, unevaluated checkpoints, evaluated as the run
- * evaluates (nothing is loaded when none is pending). Stopped between checkpoints, the rest is
- * done the next time the sweep reaches the run (it is finished: the sweep skips its training).
+ * `checkpoint.evaluate` for a run finished before this call (a stop left checkpoints
+ * unevaluated): they are evaluated as the run evaluates; nothing is loaded when none is pending.
+ * (A run this call trains evaluates them itself, in runTrainingJob, with its own gold panel.)
  */
-async function evaluateKeptCheckpoints(config: TrainConfig, dir: string, options: ExecuteOptions, stopRequested: () => boolean, heartbeat: () => void): Promise<void> {
+async function evaluateLeftCheckpoints(config: TrainConfig, dir: string, stopRequested: () => boolean, onEvaluated: RunHooks["onCheckpointEval"]): Promise<void> {
   if (!config.checkpoint.evaluate) return;
   const pending = pendingCheckpointEvals(dir);
   if (pending.length === 0) return;
   await initEngine();
   const goldPanels = cachedGoldPanels();
   try {
-    const done = await evaluateCheckpoints(dir, goldPanels, () => {}, stopRequested, (record, k) => {
-      heartbeat(); // the run's lock stays fresh for workers on other machines (one evaluation ≈ 20 s)
-      options.onProgress?.({ type: "checkpoint-eval", epoch: record.epoch, proxy: record.proxy, gold: record.gold?.gold ?? null, done: k + 1, of: pending.length });
-    });
-    sessionLog(dir, { event: "checkpoint-evals", epochs: done, ...(done.length < pending.length ? { stoppedBefore: pending[done.length] } : {}) });
+    logCheckpointEvals(dir, await evaluateCheckpoints(dir, goldPanels, { epochs: pending, stopRequested, onEvaluated }));
   } finally {
     await goldPanels.dispose();
   }
@@ -155,9 +157,13 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
       if (existing !== id) throw new UserError(`${paths.dir} holds a run with id ${existing}, not ${id}; move it away or use another runs directory`);
     }
     const stopRequested = () => Boolean(options.stopRequested?.()) || !lock.held();
+    const onCheckpointEval: RunHooks["onCheckpointEval"] = (record, done, of) => {
+      lock.touch(); // the lock stays fresh for workers on other machines (one evaluation ≈ 20 s)
+      options.onProgress?.({ type: "checkpoint-eval", epoch: record.epoch, proxy: record.proxy, gold: record.gold?.gold ?? null, done, of });
+    };
     if (existsSync(paths.policy)) {
       sessionLog(paths.dir, { event: "finished-earlier", id });
-      await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested, () => lock.touch());
+      await evaluateLeftCheckpoints(config, paths.dir, stopRequested, onCheckpointEval);
       return { id, name: config.name, status: "finished", epochs: config.train.epochs };
     }
     const checkpoints = listCheckpoints(paths.checkpoints);
@@ -179,11 +185,12 @@ export async function executeRun(task: unknown, options: ExecuteOptions): Promis
         onEvaluation(record) {
           options.onProgress?.({ type: "eval", epoch: record.epoch, proxy: record.proxy, gold: record.gold?.gold ?? null });
         },
+        onCheckpointEval,
         log,
       },
     });
     sessionLog(paths.dir, { event: outcome.interrupted ? "train-stopped" : "train-end", id, epoch: outcome.epochs });
-    if (!outcome.interrupted) await evaluateKeptCheckpoints(config, paths.dir, options, stopRequested, () => lock.touch());
+    if (outcome.checkpointEvals) logCheckpointEvals(paths.dir, outcome.checkpointEvals);
     return { id, name: config.name, status: outcome.interrupted ? "interrupted" : "trained", epochs: outcome.epochs };
   } finally {
     lock.release();

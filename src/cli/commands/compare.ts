@@ -6,7 +6,7 @@ import { FIGURES, imageTimelineFigure, writeReport } from "../../dashboard/repor
 import { gridRegion } from "../../diagnostics/image-grid.js";
 import { COMPARE_PRESETS, comparisonTable, frontierFigure, matchedProxyTables, perStepTable, type MethodRuns } from "../../experiments/compare.js";
 import { loadRun } from "../../dashboard/runs.js";
-import { runPaths } from "../../rl/run.js";
+import { runPaths } from "../../rl/run-dir.js";
 import { collect, positiveInt } from "../options.js";
 import { defaultPresetRuns, DEFAULT_LOCAL_POOL, failureReport, filePresets, presetFile, presetSweep, runSweep } from "../../sweep/run-sweep.js";
 import type { Sweep } from "../../sweep/spec.js";

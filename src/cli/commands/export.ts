@@ -4,7 +4,7 @@ import { Option, type Command } from "commander";
 import { UserError } from "../../engine/errors.js";
 import { readValidatedMetrics } from "../../diagnostics/metrics-schema.js";
 import { metricsScalars, scalarsCsv, tfEventsFile } from "../../diagnostics/export.js";
-import { runPaths } from "../../rl/run.js";
+import { runPaths } from "../../rl/run-dir.js";
 import { checkWritableFile, writeOrExplain } from "../paths.js";
 
 type Format = "csv" | "tensorboard";

@@ -31,8 +31,8 @@ async function evaluateRunCheckpoints(dirs: readonly string[]): Promise<void> {
   const goldFor = cachedGoldPanels();
   try {
     for (const [k, dir] of finished.entries()) {
-      const done = await evaluateCheckpoints(dir, goldFor, (line) => console.log(line));
-      console.log(`[${k + 1}/${finished.length}] ${dir}: ${done.length ? `${done.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
+      const { evaluated } = await evaluateCheckpoints(dir, goldFor, { log: (line) => console.log(line) });
+      console.log(`[${k + 1}/${finished.length}] ${dir}: ${evaluated.length ? `${evaluated.length} checkpoints evaluated` : "every kept checkpoint already has an evaluation"}`);
     }
   } finally {
     await goldFor.dispose();

@@ -14,8 +14,8 @@ import { createReward } from "../../rewards/registry.js";
 import { formatGoldLine, goldPanelFor } from "../../rewards/gold.js";
 import { CHECKPOINT_EVALS_FILE, readValidatedMetrics } from "../../diagnostics/metrics-schema.js";
 import { defaultExperimentTable } from "../../experiments/readme-table.js";
-import { readRunConfig, runTrainingJob, type RunOutcome } from "../../rl/run.js";
-import { evaluateCheckpoints } from "../../rl/checkpoint-evals.js";
+import { runTrainingJob, type RunOutcome } from "../../rl/run.js";
+import { readRunConfig } from "../../rl/run-dir.js";
 import type { EpochRecord } from "../../diagnostics/records.js";
 import { DEFAULT_BASE_MODEL } from "../defaults.js";
 import { collect } from "../options.js";
@@ -84,13 +84,16 @@ export async function runTraining(config: TrainConfig, options: { resume?: boole
           echo(`eval @ epoch ${record.epoch} | proxy ${record.proxy.toFixed(4)} | ${formatGoldLine(g)} | drift ${g.drift.toFixed(3)}`);
         },
         onFault: (event) => process.stderr.write(`warning: epoch ${event.epoch + 1}: ${event.detail}\n`),
+        onCheckpointEval(record, done, of) {
+          echo(`checkpoint eval @ epoch ${record.epoch} (${done} of ${of}) | proxy ${record.proxy.toFixed(4)}${record.gold ? ` | ${formatGoldLine(record.gold)}` : ""}`);
+        },
         log: (line) => process.stderr.write(line + "\n"),
       },
     });
-    if (!outcome.interrupted && config.checkpoint.evaluate) {
-      // The run's own gold panel evaluates its kept checkpoints (a Ctrl-C here keeps what is done).
-      const done = await evaluateCheckpoints(outcome.paths.dir, async () => gold, echo, () => stop);
-      echo(`checkpoint.evaluate: ${done.length} kept checkpoints evaluated (${CHECKPOINT_EVALS_FILE} in ${outcome.paths.checkpoints})`);
+    const evals = outcome.checkpointEvals;
+    if (evals) {
+      const left = evals.remaining.length ? `; stopped before epoch ${evals.remaining[0]} — --resume ${outcome.paths.dir} evaluates the other ${evals.remaining.length}` : "";
+      echo(`checkpoint.evaluate: ${evals.evaluated.length} kept checkpoints evaluated (${CHECKPOINT_EVALS_FILE} in ${outcome.paths.checkpoints})${left}`);
     }
     return outcome;
   } finally {

@@ -165,6 +165,11 @@ function openDatabase(path: string, options?: Database.Options): Database.Databa
   }
 }
 
+/** Fail now, before minutes of sampling, when the vote store cannot load on this Node (see openDatabase). */
+export function checkVoteStoreLoads(): void {
+  openDatabase(":memory:").close();
+}
+
 export class StudyStore {
   readonly config: StudyConfig;
   private readonly pairById: Map<number, Pair>;

@@ -20,7 +20,7 @@ import { tokenizePrompt } from "../models/prompts.js";
 import { initialNoise, OdeSampler } from "../sampling/ode.js";
 import { runPaths } from "../rl/run-dir.js";
 import { checkpointAt, checkpointAtProxy, checkpointEpochOf, checkpointEpochs, isCheckpointFile, knownProxies, loadCheckpointPolicy, parseRunAtEpoch } from "../rl/policy.js";
-import { IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
+import { checkVoteStoreLoads, IMAGES_DIR, imagePath, StudyStore, type Method, type Pair, type Question, type StudyConfig } from "./store.js";
 
 /** Where a method's images come from. */
 export interface StudySource {
@@ -171,6 +171,7 @@ const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes
 /** Sample every pair's two images and write the study (images + study.db) into `dir`. */
 export async function createStudy(dir: string, sources: readonly StudySource[], options: StudyOptions, log: (line: string) => void = () => {}): Promise<StudyStore> {
   if (options.pairs < 1) throw new UserError(`--pairs expects a positive integer, got ${options.pairs}`);
+  checkVoteStoreLoads();
   await initEngine();
   const loaded = sources.map((source) => ({ source, ...loadSource(source) }));
   try {

@@ -193,6 +193,8 @@ describe("checkpoint.evaluate in `grpo-guard train`", () => {
     const dir = join(root, "toy-ckevals");
     assert.deepEqual(checkpointEpochs(dir), [2, 3, 4]);
     assert.match(r.stdout, /checkpoint\.evaluate: 1 kept checkpoints evaluated/);
+    assert.match(r.stdout, /checkpoint eval @ epoch 3 \(1 of 1\) \| proxy /);
+    assert.doesNotMatch(r.stdout + r.stderr, /evaluated the epoch-3 checkpoint/, "each checkpoint evaluation is reported once");
     assert.deepEqual(summarizeRunDir(dir).evaluations.map((e) => [e.epoch, e.fromCheckpoint ?? false]), [[0, false], [2, false], [3, true], [4, false]]);
   });
 });

@@ -261,10 +261,10 @@ export async function runTrainingJob(
     trainer.dispose();
   }
   if (!interrupted && config.checkpoint.evaluate) {
-    // After the trainer is released (one policy in memory at a time), with the run's own gold panel.
+    // After the trainer is released (one policy in memory at a time), with the run's own gold panel;
+    // each evaluation is reported once, through the hook (as evaluations are, through onEvaluation).
     const gold = options.gold ?? null;
     outcome.checkpointEvals = await evaluateCheckpoints(paths.dir, gold ? async () => gold : null, {
-      log,
       stopRequested: options.stopRequested,
       onEvaluated: hooks.onCheckpointEval,
     });

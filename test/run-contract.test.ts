@@ -20,6 +20,7 @@ import { toyModeReward } from "../src/rewards/toy.js";
 import { NoCheckpointError, RunExistsError, runTrainingJob } from "../src/rl/run.js";
 import { readRunConfig } from "../src/rl/run-dir.js";
 import { readMetrics } from "../src/diagnostics/metrics.js";
+import { checkpointStep, listCheckpoints } from "../src/engine/checkpoint.js";
 
 await initEngine();
 const bin = fileURLToPath(new URL("../../bin/grpo-guard.js", import.meta.url));
@@ -112,4 +113,17 @@ test("config.yaml stores file paths absolute; a relative one written there is re
   assert.ok(isAbsolute(saved.model.weights!) && saved.model.weights!.endsWith("w.safetensors"));
   writeFileSync(join(cwd, "runs", "rel", "config.yaml"), toYaml({ ...saved, model: { weights: "../../w.safetensors" } }));
   assert.equal(readRunConfig(join(cwd, "runs", "rel")).model.weights, join(cwd, "w.safetensors"));
+});
+
+test("a checkpoint written on a stop between scheduled saves gives its place back: a run interrupted once keeps the scheduled checkpoints an uninterrupted run keeps", async () => {
+  const schedule = { train: { epochs: 4, minibatch: 4 }, checkpoint: { every: 2, keep: 3 } };
+  const straight = await runTrainingJob(config("kept-straight", schedule), model, params(), rewards(), {});
+  let epochs = 0;
+  const stopped = await runTrainingJob(config("kept-split", schedule), model, params(), rewards(), { stopRequested: () => ++epochs >= 1 });
+  assert.equal(stopped.interrupted, true);
+  assert.deepEqual(listCheckpoints(stopped.paths.checkpoints).map(checkpointStep), [0, 1], "the stop wrote its own checkpoint");
+  await runTrainingJob(config("kept-split", schedule), model, params(), rewards(), { resume: true });
+  assert.deepEqual(listCheckpoints(straight.paths.checkpoints).map(checkpointStep), [0, 2, 4]);
+  // Without the rule the epoch-1 file would hold one of the three places and epoch 0 would be gone.
+  assert.deepEqual(listCheckpoints(stopped.paths.checkpoints).map(checkpointStep), [0, 2, 4]);
 });

@@ -34,7 +34,14 @@ const stateChecksum = (tensors: Map<string, TensorRecord>, metaText: string): st
 /** The file name of the checkpoint of `step` (epoch): ckpt-<8 digits>.safetensors. */
 export const checkpointName = (step: number): string => `ckpt-${String(step).padStart(8, "0")}.safetensors`;
 
-export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3): Promise<string> {
+/**
+ * Writes the checkpoint of `step` atomically, then keeps the newest `keep` files. With
+ * `onSchedule`, an older checkpoint whose step is off the schedule (one written because a run
+ * stopped or failed between scheduled saves) is removed once a newer one exists and does not
+ * take one of the `keep` places: a run interrupted once keeps the same scheduled checkpoints as
+ * one that never was.
+ */
+export async function writeCheckpoint(dir: string, step: number, state: ParamTree, meta: unknown, keep = 3, onSchedule?: (step: number) => boolean): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tensors = await treeToHost(state);
   const file = checkpointName(step);
@@ -52,8 +59,10 @@ export async function writeCheckpoint(dir: string, step: number, state: ParamTre
         (previous ? `; the previous checkpoint ${previous} is intact — free space or fix permissions, then resume` : ""),
     );
   }
-  const old = listCheckpoints(dir).slice(0, -keep);
-  for (const name of old) unlinkSync(join(dir, name));
+  const older = listCheckpoints(dir).filter((name) => name !== file);
+  const superseded = onSchedule ? older.filter((name) => checkpointStep(name) < step && !onSchedule(checkpointStep(name))) : [];
+  const kept = [...older.filter((name) => !superseded.includes(name)), file].sort();
+  for (const name of [...superseded, ...kept.slice(0, -keep)]) unlinkSync(join(dir, name));
   return join(dir, file);
 }
 
@@ -72,6 +81,9 @@ function crashForTestsIfAsked(path: string, bytes: Uint8Array): void {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000); // never returns: SIGKILL is pending
   }
 }
+
+/** The step a checkpoint file name (checkpointName) stands for. */
+export const checkpointStep = (name: string): number => Number(/^ckpt-(\d{8})\.safetensors$/.exec(name)?.[1] ?? Number.NaN);
 
 export function listCheckpoints(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -195,12 +195,14 @@ export async function runTrainingJob(
     }
   }
 
+  // A checkpoint written on a stop or failure between scheduled saves is replaced by the next one (it would otherwise take a `keep` place).
+  const onCheckpointSchedule = (epoch: number): boolean => epoch % config.checkpoint.every === 0 || epoch === config.train.epochs;
   const checkpoint = async (): Promise<void> => {
     await Promise.all(pendingSaves.splice(0));
     const { tensors, meta } = trainer.exportState();
     const reference = options.gold?.driftReference;
     const state: ParamTree = reference ? { ...tensors, [DRIFT_REFERENCE_TENSOR]: np.array(reference) } : tensors;
-    await writeCheckpoint(paths.checkpoints, trainer.epoch, state, { trainer: meta, metricsOffset: metrics.offset(), alarm } satisfies CheckpointMeta, config.checkpoint.keep);
+    await writeCheckpoint(paths.checkpoints, trainer.epoch, state, { trainer: meta, metricsOffset: metrics.offset(), alarm } satisfies CheckpointMeta, config.checkpoint.keep, onCheckpointSchedule);
     if (reference) (state[DRIFT_REFERENCE_TENSOR] as ReturnType<typeof np.array>).dispose();
   };
 

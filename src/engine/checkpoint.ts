@@ -60,7 +60,12 @@ export async function writeCheckpoint(dir: string, step: number, state: ParamTre
     );
   }
   const older = listCheckpoints(dir).filter((name) => name !== file);
-  const superseded = onSchedule ? older.filter((name) => checkpointStep(name) < step && !onSchedule(checkpointStep(name))) : [];
+  const superseded = onSchedule
+    ? older.filter((name) => {
+        const at = checkpointStep(name)!;
+        return at < step && !onSchedule(at);
+      })
+    : [];
   const kept = [...older.filter((name) => !superseded.includes(name)), file].sort();
   for (const name of [...superseded, ...kept.slice(0, -keep)]) unlinkSync(join(dir, name));
   return join(dir, file);
@@ -82,13 +87,18 @@ function crashForTestsIfAsked(path: string, bytes: Uint8Array): void {
   }
 }
 
-/** The step a checkpoint file name (checkpointName) stands for. */
-export const checkpointStep = (name: string): number => Number(/^ckpt-(\d{8})\.safetensors$/.exec(name)?.[1] ?? Number.NaN);
+const CHECKPOINT_FILE = /^ckpt-(\d{8})\.safetensors$/;
+
+/** The step a checkpoint file name (checkpointName) stands for; null for any other name. */
+export function checkpointStep(name: string): number | null {
+  const match = CHECKPOINT_FILE.exec(name);
+  return match ? Number(match[1]) : null;
+}
 
 export function listCheckpoints(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => /^ckpt-\d{8}\.safetensors$/.test(name))
+    .filter((name) => CHECKPOINT_FILE.test(name))
     .sort();
 }
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { random } from "../engine/jax.js";
 import { UserError } from "../engine/errors.js";
-import { checkpointName, listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
+import { checkpointName, checkpointStep, listCheckpoints, readCheckpoint } from "../engine/checkpoint.js";
 import { treeFromTensors, writeFileAtomic, type TensorRecord } from "../engine/safetensors.js";
 import { disposeTree } from "../engine/tree.js";
 import { readMetrics } from "../diagnostics/metrics.js";
@@ -28,16 +28,12 @@ import type { GoldPanel, GoldSettings } from "../rewards/gold.js";
 
 /** The EMA parameters' tensor names in a checkpoint (trainer state `state.ema.<param>`). */
 const EMA_PREFIX = "state.ema.";
-const CHECKPOINT_FILE = /^ckpt-(\d{8})\.safetensors$/;
 
 /** Whether a path names a checkpoint file (by its name, ckpt-<8 digits>.safetensors). */
-export const isCheckpointFile = (path: string): boolean => CHECKPOINT_FILE.test(basename(path));
+export const isCheckpointFile = (path: string): boolean => checkpointStep(basename(path)) !== null;
 
 /** The epoch a checkpoint file's name carries (null for any other file). */
-export function checkpointEpochOf(path: string): number | null {
-  const match = CHECKPOINT_FILE.exec(basename(path));
-  return match ? Number(match[1]) : null;
-}
+export const checkpointEpochOf = (path: string): number | null => checkpointStep(basename(path));
 
 /** `<run>@<epoch>` split into its parts (null for any other argument; the run is not checked). */
 export function parseRunAtEpoch(spec: string): { run: string; epoch: number } | null {

@@ -59,14 +59,14 @@ export async function writeCheckpoint(dir: string, step: number, state: ParamTre
         (previous ? `; the previous checkpoint ${previous} is intact — free space or fix permissions, then resume` : ""),
     );
   }
-  const older = listCheckpoints(dir).filter((name) => name !== file);
+  const all = listCheckpoints(dir);
   const superseded = onSchedule
-    ? older.filter((name) => {
+    ? all.filter((name) => {
         const at = checkpointStep(name)!;
         return at < step && !onSchedule(at);
       })
     : [];
-  const kept = [...older.filter((name) => !superseded.includes(name)), file].sort();
+  const kept = all.filter((name) => !superseded.includes(name));
   for (const name of [...superseded, ...kept.slice(0, -keep)]) unlinkSync(join(dir, name));
   return join(dir, file);
 }

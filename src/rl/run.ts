@@ -195,7 +195,7 @@ export async function runTrainingJob(
     }
   }
 
-  // A checkpoint written on a stop or failure between scheduled saves is replaced by the next one (it would otherwise take a `keep` place).
+  // The scheduled saves; a checkpoint written on a stop, an alarm or a failure between them is replaced by the next one (writeCheckpoint's onSchedule).
   const onCheckpointSchedule = (epoch: number): boolean => epoch % config.checkpoint.every === 0 || epoch === config.train.epochs;
   const checkpoint = async (): Promise<void> => {
     await Promise.all(pendingSaves.splice(0));
@@ -237,7 +237,7 @@ export async function runTrainingJob(
         );
       }
       if (every > 0 && (trainer.epoch % every === 0 || trainer.epoch === total)) last = await trainer.evaluate();
-      if (trainer.epoch % config.checkpoint.every === 0 || trainer.epoch === total || alarmAction) await checkpoint();
+      if (onCheckpointSchedule(trainer.epoch) || alarmAction) await checkpoint();
       if (alarmAction) {
         log(`stopping at epoch ${trainer.epoch} (alarm.action = ${alarmAction})`);
         break;
